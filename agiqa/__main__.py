@@ -1,0 +1,5 @@
+import sys
+
+from agiqa.cli import main
+
+sys.exit(main())

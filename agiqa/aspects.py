@@ -1,0 +1,34 @@
+"""The three aspects people rate, and the rating words the method speaks in.
+
+M3-AGIQA maps a 0-5 MOS to one of five words with the thresholds of the reference's
+`mos2ans` / `score_to_rating` (strawhatboy/M3-AGIQA): <1 bad, <2 poor, <3 fair, <4 good, else
+excellent. Keeping the mapping here means heads, prompts and training all agree on it.
+"""
+
+from __future__ import annotations
+
+ASPECTS: tuple[str, ...] = ("quality", "correspondence", "authenticity")
+RATING_WORDS: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
+MOS_MIN, MOS_MAX = 0.0, 5.0
+
+
+def rating_for_score(score: float) -> str:
+    """Rating word for a MOS on the 0-5 scale (reference thresholds)."""
+    for i, word in enumerate(RATING_WORDS[:-1]):
+        if score < i + 1:
+            return word
+    return RATING_WORDS[-1]
+
+
+def check_aspects(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validate aspect names, with a did-you-mean hint; returns them in canonical order."""
+    bad = [n for n in names if n not in ASPECTS]
+    if bad:
+        import difflib
+
+        hints = {b: difflib.get_close_matches(b, ASPECTS, n=1) for b in bad}
+        msg = ", ".join(f"{b!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for b, h in hints.items())
+        raise ValueError(f"unknown aspect {msg}; choose from {', '.join(ASPECTS)}")
+    if not names:
+        raise ValueError(f"no aspects given; choose from {', '.join(ASPECTS)}")
+    return tuple(a for a in ASPECTS if a in names)

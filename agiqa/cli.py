@@ -1,0 +1,53 @@
+"""The `agiqa` command line: a thin dispatcher over `agiqa.commands.<name>` modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from agiqa.errors import UserError
+
+#: subcommand -> (module under agiqa.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("score", "Score Parquet shards of image-prompt pairs (local folder or s3://)."),
+    "make-tiny-model": ("make_tiny_model", "Build a tiny random-weight MLLM + adapters + heads (offline)."),
+    "make-demo-data": ("make_demo_data", "Write procedural image-prompt shards whose true MOS is known."),
+    "merge-adapter": ("merge_adapter", "Merge a LoRA adapter into its base model (for vLLM)."),
+    "import-reference-head": ("import_reference_head", "Import an M3-AGIQA Lightning head checkpoint."),
+    "finetune": ("finetune", "LoRA-distil the describer on teacher descriptions, one adapter per aspect."),
+    "train-head": ("train_head", "Train one M3 head per aspect on MOS labels (cached features)."),
+    "eval": ("eval", "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."),
+}
+
+
+def _load(name: str):
+    module, _ = COMMANDS[name]
+    return importlib.import_module(f"agiqa.commands.{module}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="agiqa", description="Score AI-generated images at scale (M3-AGIQA).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (_, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == chosen:  # import only the module that runs
+            _load(name).add_arguments(p)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(_load(args.command).run(args) or 0)
+    except KeyboardInterrupt:
+        print("agiqa: interrupted", file=sys.stderr)
+        return 130
+    except UserError as e:
+        print(f"agiqa {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

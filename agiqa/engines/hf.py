@@ -1,0 +1,156 @@
+"""The transformers + peft engine: CPU or CUDA, one process, all aspects' adapters loaded once.
+
+It is the reference implementation the vLLM engine is held to, and the engine for machines
+without vLLM. Requests are grouped by aspect (one active adapter at a time) and batched:
+left padding for generation, right padding for the scoring pass, so a row's hidden states do
+not depend on the other rows in its batch (the model is causal; padding comes after).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs, resolve_device_dtype
+from agiqa.model.prompts import describe_messages, scoring_messages
+
+log = logging.getLogger(__name__)
+
+
+class HFEngine:
+    def __init__(self, cfg, aspects: tuple[str, ...]):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.cfg = cfg
+        self.aspects = tuple(aspects)
+        self.device, self.dtype = resolve_device_dtype(cfg.device, cfg.dtype)
+        model_dir = Path(cfg.model)
+        if not (model_dir / "config.json").is_file():
+            raise FileNotFoundError(f"no model at {model_dir} (config.json missing); see `agiqa make-tiny-model`")
+        self.processor = AutoProcessor.from_pretrained(
+            model_dir, size={"shortest_edge": cfg.min_pixels, "longest_edge": cfg.max_pixels}
+        )
+        self.tokenizer = self.processor.tokenizer
+        model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=self.dtype)
+        self.adapters = adapter_dirs(cfg.adapters_dir, self.aspects)
+        loaded = [a for a, d in self.adapters.items() if d is not None]
+        if loaded:
+            from peft import PeftModel
+
+            first = loaded[0]
+            model = PeftModel.from_pretrained(model, str(self.adapters[first]), adapter_name=first)
+            for a in loaded[1:]:
+                model.load_adapter(str(self.adapters[a]), adapter_name=a)
+        self.model = model.to(self.device).eval()
+        self.base = self.model.get_base_model() if loaded else self.model
+        self.hidden_size = int(self.base.config.get_text_config().hidden_size)
+        for a, d in self.adapters.items():
+            log.info("aspect %s: %s", a, f"adapter {d}" if d else "base model (no adapter)")
+
+    # -- adapter selection -------------------------------------------------------------------
+    def _use(self, aspect: str):
+        """Context in which the model runs with `aspect`'s adapter (or none)."""
+        import contextlib
+
+        if self.base is self.model:
+            return contextlib.nullcontext()
+        if self.adapters.get(aspect) is None:
+            return self.model.disable_adapter()
+        self.model.set_adapter(aspect)
+        return contextlib.nullcontext()
+
+    def _groups(self, requests):
+        by_aspect: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(requests):
+            by_aspect[r.aspect].append(i)
+        bs = self.cfg.batch_size
+        for aspect, idx in by_aspect.items():
+            for s in range(0, len(idx), bs):
+                yield aspect, idx[s : s + bs]
+
+    # -- round 1 -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def describe(self, requests: list[DescribeRequest]) -> list[str]:
+        out: list[str] = [""] * len(requests)
+        for aspect, idx in self._groups(requests):
+            texts = [
+                self.processor.apply_chat_template(
+                    describe_messages(requests[i].first_turn), tokenize=False, add_generation_prompt=True
+                )
+                for i in idx
+            ]
+            enc = self.processor(
+                text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="left",
+                return_tensors="pt",
+            ).to(self.device)
+            with self._use(aspect):
+                gen = self.model.generate(**enc, max_new_tokens=self.cfg.max_new_tokens, do_sample=False)
+            new = gen[:, enc["input_ids"].shape[1] :]
+            for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
+                out[i] = text.strip()
+        return out
+
+    # -- scoring pass ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def hidden_states(self, requests: list[ScoringRequest]) -> list[torch.Tensor]:
+        out: list[torch.Tensor | None] = [None] * len(requests)
+        for aspect, idx in self._groups(requests):
+            texts = [self._fit(requests[i]) for i in idx]
+            enc = self.processor(
+                text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="right",
+                return_tensors="pt",
+            ).to(self.device)
+            with self._use(aspect):
+                hs = self.base.model(**enc).last_hidden_state
+            lengths = enc["attention_mask"].sum(1).tolist()
+            for j, i in enumerate(idx):
+                out[i] = hs[j, : lengths[j]].float().cpu()
+        return out  # type: ignore[return-value]
+
+    def _render(self, r: ScoringRequest, description: str) -> str:
+        return self.processor.apply_chat_template(
+            scoring_messages(r.first_turn, description, r.second_turn), tokenize=False, add_generation_prompt=False
+        )
+
+    def _fit(self, r: ScoringRequest) -> str:
+        """Render the conversation, shortening the description until it fits `max_length` tokens.
+
+        The reference truncates the token sequence's tail, which cuts off the rating question the
+        head most needs; we shorten the description instead and keep both user turns whole.
+        """
+        text = self._render(r, r.description)
+        n_image = self.image_tokens(r.image)
+        length = len(self.tokenizer(text)["input_ids"]) - 1 + n_image
+        if length <= self.cfg.max_length:
+            return text
+        desc_ids = self.tokenizer(r.description.strip())["input_ids"]
+        overflow = length - self.cfg.max_length
+        if overflow > len(desc_ids):
+            raise ValueError(
+                f"conversation needs {length - len(desc_ids)} tokens without any description "
+                f"({n_image} for the image), over max_length={self.cfg.max_length}; lower max_pixels"
+            )
+        for keep in range(len(desc_ids) - overflow, -1, -1):
+            text = self._render(r, self.tokenizer.decode(desc_ids[:keep]))
+            if len(self.tokenizer(text)["input_ids"]) - 1 + n_image <= self.cfg.max_length:
+                return text
+        return text
+
+    def image_tokens(self, image) -> int:
+        """Number of <|image_pad|> tokens the processor expands one image into."""
+        grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0]
+        merge = getattr(self.processor.image_processor, "merge_size", 2)
+        return int(grid.prod().item()) // (merge * merge)
+
+    def lm_head(self, aspect: str):
+        head = self.base.get_output_embeddings()
+        bias = getattr(head, "bias", None)
+        return head.weight.detach().float().cpu(), None if bias is None else bias.detach().float().cpu()
+
+    def close(self) -> None:
+        self.model = self.base = None  # type: ignore[assignment]
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
