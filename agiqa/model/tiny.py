@@ -34,9 +34,16 @@ def build_tiny_model(
     context_length: int = 1024,
     lora_rank: int = 8,
     text_config: dict | None = None,
+    vision_config: dict | None = None,
+    vocab_size_padded: int | None = None,
+    save_dtype: str = "float32",
     with_adapters: bool = True,
 ) -> Path:
-    """Write a tiny Qwen2-VL + per-aspect LoRA adapters + per-aspect M3 heads to `out`."""
+    """Write a tiny Qwen2-VL + per-aspect LoRA adapters + per-aspect M3 heads to `out`.
+
+    `text_config` / `vision_config` / `vocab_size_padded` override the shapes, so benchmarks can
+    build a random-weight model of a real size (e.g. Qwen2-VL-2B's) through the same code.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import (
@@ -60,7 +67,7 @@ def build_tiny_model(
     tok = train_tokenizer(texts, vocab_size=vocab_size, seed=seed)
     ids = {t: tok.convert_tokens_to_ids(t) for t in tok.all_special_tokens + ["<|image_pad|>", "<|video_pad|>",
                                                                                "<|vision_start|>", "<|vision_end|>"]}
-    padded_vocab = (len(tok) + 63) // 64 * 64
+    padded_vocab = vocab_size_padded or (len(tok) + 63) // 64 * 64
     text = {**TINY_TEXT, **(text_config or {})}
     head_dim_attn = text["hidden_size"] // text["num_attention_heads"]
     mrope = [head_dim_attn // 8, head_dim_attn * 3 // 16, head_dim_attn * 3 // 16]  # sums to head_dim/2
@@ -71,13 +78,13 @@ def build_tiny_model(
             bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
             tie_word_embeddings=False, **text,
         ),
-        vision_config=TINY_VISION,
+        vision_config={**TINY_VISION, **(vision_config or {})},
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
-    cfg.dtype = torch.float32
-    model = Qwen2VLForConditionalGeneration(cfg).eval()
+    cfg.dtype = getattr(torch, save_dtype)
+    model = Qwen2VLForConditionalGeneration(cfg).to(cfg.dtype).eval()
     model.save_pretrained(out)
     image_processor = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=448 * 448)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
@@ -91,8 +98,9 @@ def build_tiny_model(
             torch.manual_seed(seed * 1000 + i + 1)
             lcfg = LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, lora_dropout=0.0,
                               target_modules=LORA_TARGETS, init_lora_weights=False)
-            base = Qwen2VLForConditionalGeneration.from_pretrained(out, dtype=torch.float32)
-            get_peft_model(base, lcfg).save_pretrained(out / "adapters" / aspect)
+            peft_model = get_peft_model(model, lcfg)
+            peft_model.save_pretrained(out / "adapters" / aspect)
+            model = peft_model.unload()  # back to the untouched base for the next aspect
     hidden = text["hidden_size"]
     for i, aspect in enumerate(ASPECTS):
         torch.manual_seed(seed * 1000 + 100 + i)
