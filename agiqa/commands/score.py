@@ -83,6 +83,10 @@ def run(args) -> int:
     except ConfigError as e:
         raise UserError(str(e)) from None
     from agiqa.orchestration.run import run_job
+    from agiqa.storage.base import StorageError
 
-    summary = run_job(cfg)
+    try:
+        summary = run_job(cfg)
+    except StorageError as e:
+        raise UserError(str(e)) from None
     return 1 if summary.shards_failed else 0

@@ -1,0 +1,69 @@
+"""The scorer actor: one per GPU, the engine built once, shards scored one after another.
+
+Ray runs an actor's calls in order, and the driver keeps `shards_in_flight_per_actor` calls
+queued, so the next shard starts the moment the last one commits (the engine is never idle
+waiting for the driver). Within a shard, `run_shard` overlaps reading and decoding with the
+engine.
+
+Test-only fault hooks (environment variables, forwarded by the driver):
+- AGIQA_TEST_CRASH_AT_BATCH=N with AGIQA_TEST_CRASH_MARKER=PATH: the actor process exits hard
+  (`os._exit`) at its N-th batch, once (the marker file records that it happened).
+- AGIQA_TEST_CRASH_SHARD=NAME: the actor exits hard whenever it reaches that shard's first batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+TEST_ENV_PREFIX = "AGIQA_TEST_"
+
+
+class ScorerActor:
+    def __init__(self, cfg_dict: dict, factory: str | None = None):
+        from agiqa.config import JobConfig
+        from agiqa.storage import open_store
+
+        self.cfg = JobConfig.model_validate(cfg_dict)
+        self.processor = load_factory(factory)(self.cfg)
+        self.in_store = open_store(self.cfg.input, self.cfg.storage)
+        self.out_store = open_store(self.cfg.output, self.cfg.storage)
+        self.batches_seen = 0
+
+    def ready(self) -> str:
+        import socket
+
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def score(self, shard_dict: dict) -> dict:
+        from agiqa.pipeline.shards import run_shard
+        from agiqa.storage.base import ShardInfo
+
+        shard = ShardInfo(**shard_dict)
+        return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
+                         crash_hook=self._crash_hook).to_dict()
+
+    def _crash_hook(self, shard, index: int) -> None:
+        self.batches_seen += 1
+        if index == 0 and os.environ.get("AGIQA_TEST_CRASH_SHARD") == shard.rel:
+            os._exit(1)
+        at = os.environ.get("AGIQA_TEST_CRASH_AT_BATCH")
+        marker = os.environ.get("AGIQA_TEST_CRASH_MARKER")
+        if at and marker and self.batches_seen == int(at) and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+
+
+def load_factory(path: str | None):
+    """A processor factory by import path 'module:function' (default: the real M3 processor)."""
+    if not path:
+        from agiqa.pipeline.factory import build_processor
+
+        return build_processor
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(TEST_ENV_PREFIX)}

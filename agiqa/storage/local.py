@@ -1,0 +1,62 @@
+"""Local folders: temp file in the destination folder + os.replace (atomic on POSIX)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from agiqa.storage.base import ShardInfo, StorageError
+
+
+class LocalStore:
+    def list_shards(self, root: str) -> list[ShardInfo]:
+        base = Path(root)
+        if not base.exists():
+            raise StorageError(f"input folder {root} does not exist")
+        if base.is_file():
+            paths = [base]
+            base = base.parent
+        else:
+            paths = sorted(p for p in base.rglob("*.parquet") if p.is_file())
+        out = []
+        for p in paths:
+            st = p.stat()
+            out.append(ShardInfo(uri=str(p), rel=p.relative_to(base).as_posix(), size=st.st_size,
+                                 etag=f"{st.st_mtime_ns:x}-{st.st_size:x}"))
+        return out
+
+    def open_read(self, uri: str):
+        return open(uri, "rb")  # noqa: SIM115 - the caller owns it
+
+    def temp_path_for(self, uri: str) -> str:
+        d = os.path.dirname(os.path.abspath(uri))
+        os.makedirs(d, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="." + os.path.basename(uri) + ".", suffix=".tmp", dir=d)
+        os.close(fd)
+        return path
+
+    def commit_file(self, local_path: str, uri: str) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(local_path, 0o666 & ~umask)  # mkstemp made it 0600; outputs are ordinary files
+        with open(local_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(local_path, uri)
+
+    def read_json(self, uri: str) -> dict | None:
+        try:
+            return json.loads(Path(uri).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None  # a torn or foreign file counts as absent: the shard is redone
+
+    def write_json(self, uri: str, data: dict) -> None:
+        tmp = self.temp_path_for(uri)
+        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        self.commit_file(tmp, uri)
+
+    def exists(self, uri: str) -> bool:
+        return os.path.exists(uri)

@@ -1,0 +1,154 @@
+"""S3 and S3-compatible object storage through boto3.
+
+Configuration follows the usual AWS ways (environment, profiles, instance roles), with
+`StorageConfig` on top: endpoint (or `AWS_ENDPOINT_URL`), region, addressing style, timeouts.
+botocore's "standard" retry mode retries throttling, 5xx and connection errors on every call;
+reads that break mid-stream are retried here too (see `ranged_file.py`). Messages never carry
+credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from agiqa.storage.base import ShardInfo, StorageError
+from agiqa.storage.uri import is_s3, split_s3
+
+
+class S3Store:
+    def __init__(self, cfg):
+        import boto3
+        from botocore.config import Config
+
+        self.cfg = cfg
+        session = boto3.session.Session(profile_name=cfg.profile) if cfg.profile else boto3.session.Session()
+        region = cfg.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        endpoint = cfg.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        self.endpoint = endpoint
+        self.client = session.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=region,
+            config=Config(
+                retries={"max_attempts": cfg.max_attempts, "mode": "standard"},
+                connect_timeout=cfg.connect_timeout_s,
+                read_timeout=cfg.read_timeout_s,
+                s3={"addressing_style": cfg.addressing_style},
+            ),
+        )
+
+    def list_shards(self, root: str) -> list[ShardInfo]:
+        bucket, prefix = split_s3(root)
+        if prefix and not prefix.endswith("/") and not prefix.endswith(".parquet"):
+            prefix += "/"
+        out: list[ShardInfo] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith(".parquet"):
+                        rel = key[len(prefix):] if prefix.endswith("/") else key.rsplit("/", 1)[-1]
+                        out.append(ShardInfo(uri=f"s3://{bucket}/{key}", rel=rel, size=int(obj["Size"]),
+                                             etag=obj.get("ETag", "").strip('"')))
+        except Exception as e:
+            raise StorageError(f"cannot list {root}: {describe_error(e)}") from None
+        return sorted(out, key=lambda s: s.rel)
+
+    def open_read(self, uri: str):
+        from agiqa.storage.ranged_file import S3RangedFile
+
+        bucket, key = split_s3(uri)
+        return S3RangedFile(self.client, bucket, key, block_size=self.cfg.read_block_bytes,
+                            max_attempts=self.cfg.max_attempts)
+
+    def temp_path_for(self, uri: str) -> str:
+        fd, path = tempfile.mkstemp(prefix="agiqa-", suffix=".parquet.tmp")
+        os.close(fd)
+        return path
+
+    def commit_file(self, local_path: str, uri: str) -> None:
+        """One PUT, or one multipart upload completed at the end (boto3 aborts it on failure)."""
+        bucket, key = split_s3(uri)
+        try:
+            self.client.upload_file(local_path, bucket, key)
+        except Exception as e:
+            raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
+        finally:
+            try:
+                os.unlink(local_path)
+            except OSError:
+                pass
+
+    def read_json(self, uri: str) -> dict | None:
+        bucket, key = split_s3(uri)
+        try:
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except Exception as e:
+            if _code(e) in ("404", "NoSuchKey"):
+                return None
+            raise StorageError(f"cannot read {uri}: {describe_error(e)}") from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+
+    def write_json(self, uri: str, data: dict) -> None:
+        bucket, key = split_s3(uri)
+        body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        except Exception as e:
+            raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
+
+    def exists(self, uri: str) -> bool:
+        bucket, key = split_s3(uri)
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+            return True
+        except Exception as e:
+            if _code(e) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(f"cannot stat {uri}: {describe_error(e)}") from None
+
+    def check_bucket(self, uri: str, role: str) -> None:
+        bucket, _ = split_s3(uri)
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except Exception as e:
+            raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
+
+
+def _code(e: Exception) -> str:
+    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def describe_error(e: Exception) -> str:
+    """A one-line, credential-free reason for a boto3/botocore error."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    if isinstance(e, NoCredentialsError):
+        return "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role)"
+    if isinstance(e, EndpointConnectionError):
+        return f"cannot reach the storage endpoint ({e.kwargs.get('endpoint_url', 'unknown')})"
+    if isinstance(e, ClientError):
+        code = _code(e)
+        if code in ("404", "NoSuchBucket"):
+            return "the bucket does not exist"
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return f"access denied ({code}): check the credentials and the bucket policy"
+        return f"{code}: {e.response.get('Error', {}).get('Message', '')}".strip()
+    return f"{type(e).__name__}: {e}"
+
+
+def check_access(input_root: str, output_root: str, storage_cfg) -> None:
+    """Fail fast, with one clear message, before any work starts."""
+    roots = [(input_root, "input"), (output_root, "output")]
+    s3_roots = [(r, role) for r, role in roots if is_s3(r)]
+    if s3_roots:
+        store = S3Store(storage_cfg)
+        for r, role in s3_roots:
+            store.check_bucket(r, role)

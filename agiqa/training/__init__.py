@@ -1,0 +1,1 @@
+"""Datasets, procedural learnability data, metrics, and (later) training of adapters and heads."""
