@@ -71,9 +71,11 @@ def _weed() -> str:
     return path if os.path.exists(path) else shutil.which("weed") or "weed"
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    d = tmp_path_factory.mktemp("seaweedfs")
+def start_seaweedfs(d) -> tuple[subprocess.Popen, S3Server]:
+    """Start `weed mini` on free 127.0.0.1 ports with data under `d`; wait until S3 answers."""
+    from pathlib import Path
+
+    d = Path(d)
     cfg = {"identities": [{"name": "agiqa", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
     (d / "s3.json").write_text(json.dumps(cfg))
@@ -81,27 +83,35 @@ def s3_server(tmp_path_factory):
     cmd = [_weed(), "mini", f"-dir={d / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
            f"-s3.config={d / 's3.json'}", f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}",
            f"-filer.port={filer}", f"-admin.port={admin}", "-webdav=false", "-admin.ui=false"]
-    (d / "data").mkdir()
-    log = open(d / "weed.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=d)
+    (d / "data").mkdir(exist_ok=True)
+    with open(d / "weed.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=d)
     server = S3Server(endpoint=f"http://127.0.0.1:{s3}")
     deadline = time.time() + 60
     while True:
         try:
             server.client().list_buckets()
-            break
+            return proc, server
         except Exception:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                pytest.fail(f"SeaweedFS did not start: {(d / 'weed.log').read_text()[-3000:]}")
+                raise RuntimeError(f"SeaweedFS did not start: {(d / 'weed.log').read_text()[-3000:]}") from None
             time.sleep(0.3)
-    yield server
+
+
+def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    proc, server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    stop(proc)
 
 
 class FaultProxy:

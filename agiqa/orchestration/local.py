@@ -31,6 +31,7 @@ def run_local(cfg, processor=None) -> JobSummary:
             from agiqa.pipeline.factory import build_processor
 
             processor = build_processor(cfg)
+        summary.startup_s = time.perf_counter() - t0
         progress = Progress(len(todo), enabled=cfg.progress)
         for shard in todo:
             reasons = []

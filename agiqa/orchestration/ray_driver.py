@@ -70,6 +70,7 @@ def run_on_ray(cfg, factory: str | None = None) -> JobSummary:
         n = min(n, len(todo))
         summary.actors = n
         pool = ActorPool(cfg, factory, n, gpus, cpus)
+        summary.startup_s = time.perf_counter() - t0
         try:
             _drive(cfg, pool, todo, summary)
         finally:

@@ -18,6 +18,7 @@ class JobSummary:
     rows_ok: int = 0
     rows_error: int = 0
     wall_s: float = 0.0
+    startup_s: float = 0.0  # until the engine(s) were ready: model load, actor start
     runner: str = "local"
     actors: int = 1
     actor_restarts: int = 0
@@ -47,7 +48,7 @@ class JobSummary:
             ("shards", f"{self.shards_total} total: {self.shards_done} done, {self.shards_skipped} skipped "
                        f"(already committed), {self.shards_failed} failed"),
             ("rows", f"{self.rows_ok} ok, {self.rows_error} error"),
-            ("speed", f"{self.rows_per_s:.2f} rows/s over {self.wall_s:.1f} s"),
+            ("speed", f"{self.rows_per_s:.2f} rows/s over {self.wall_s:.1f} s ({self.startup_s:.1f} s start-up)"),
             ("runner", f"{self.runner}, {self.actors} actor(s), {self.actor_restarts} actor restart(s)"),
         ]
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]

@@ -52,12 +52,17 @@ def plan_shards(cfg, in_store, out_store) -> tuple[list[ShardInfo], list[ShardIn
     shards = in_store.list_shards(cfg.input)
     if cfg.overwrite:
         return shards, []
-    todo, skipped = [], []
     want = cfg.scoring_hash()
-    for s in shards:
+
+    def committed(s: ShardInfo) -> bool:
         m = out_store.read_json(manifest_uri(output_uri(cfg, s)))
-        done = m is not None and m.get("config_hash") == want and m.get("input", {}).get("etag") == s.etag
-        (skipped if done else todo).append(s)
+        return m is not None and m.get("config_hash") == want and m.get("input", {}).get("etag") == s.etag
+
+    # Manifest reads are independent round trips: overlap them (1M shards on S3 in minutes, not hours).
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-plan") as pool:
+        done = list(pool.map(committed, shards))
+    todo = [s for s, d in zip(shards, done, strict=True) if not d]
+    skipped = [s for s, d in zip(shards, done, strict=True) if d]
     return todo, skipped
 
 

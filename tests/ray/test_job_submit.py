@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from fixtures_s3 import free_ports
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,6 @@ import sys
 import time
 
 import pyarrow.parquet as pq
-
 from fixtures_model import job_config
 
 
