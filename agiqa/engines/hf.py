@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs, resolve_device_dtype
-from agiqa.model.prompts import describe_messages, scoring_messages
+from agiqa.engines.conversation import ConversationRenderer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class HFEngine:
             model_dir, size={"shortest_edge": cfg.min_pixels, "longest_edge": cfg.max_pixels}
         )
         self.tokenizer = self.processor.tokenizer
+        self.conversation = ConversationRenderer(self.processor, cfg.max_length)
         model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=self.dtype)
         self.adapters = adapter_dirs(cfg.adapters_dir, self.aspects)
         loaded = [a for a, d in self.adapters.items() if d is not None]
@@ -76,12 +77,7 @@ class HFEngine:
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         out: list[str] = [""] * len(requests)
         for aspect, idx in self._groups(requests):
-            texts = [
-                self.processor.apply_chat_template(
-                    describe_messages(requests[i].first_turn), tokenize=False, add_generation_prompt=True
-                )
-                for i in idx
-            ]
+            texts = [self.conversation.describe_prompt(requests[i].first_turn) for i in idx]
             enc = self.processor(
                 text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="left",
                 return_tensors="pt",
@@ -98,7 +94,7 @@ class HFEngine:
     def hidden_states(self, requests: list[ScoringRequest]) -> list[torch.Tensor]:
         out: list[torch.Tensor | None] = [None] * len(requests)
         for aspect, idx in self._groups(requests):
-            texts = [self._fit(requests[i]) for i in idx]
+            texts = [self.conversation.scoring_prompt(requests[i]) for i in idx]
             enc = self.processor(
                 text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="right",
                 return_tensors="pt",
@@ -109,41 +105,6 @@ class HFEngine:
             for j, i in enumerate(idx):
                 out[i] = hs[j, : lengths[j]].float().cpu()
         return out  # type: ignore[return-value]
-
-    def _render(self, r: ScoringRequest, description: str) -> str:
-        return self.processor.apply_chat_template(
-            scoring_messages(r.first_turn, description, r.second_turn), tokenize=False, add_generation_prompt=False
-        )
-
-    def _fit(self, r: ScoringRequest) -> str:
-        """Render the conversation, shortening the description until it fits `max_length` tokens.
-
-        The reference truncates the token sequence's tail, which cuts off the rating question the
-        head most needs; we shorten the description instead and keep both user turns whole.
-        """
-        text = self._render(r, r.description)
-        n_image = self.image_tokens(r.image)
-        length = len(self.tokenizer(text)["input_ids"]) - 1 + n_image
-        if length <= self.cfg.max_length:
-            return text
-        desc_ids = self.tokenizer(r.description.strip())["input_ids"]
-        overflow = length - self.cfg.max_length
-        if overflow > len(desc_ids):
-            raise ValueError(
-                f"conversation needs {length - len(desc_ids)} tokens without any description "
-                f"({n_image} for the image), over max_length={self.cfg.max_length}; lower max_pixels"
-            )
-        for keep in range(len(desc_ids) - overflow, -1, -1):
-            text = self._render(r, self.tokenizer.decode(desc_ids[:keep]))
-            if len(self.tokenizer(text)["input_ids"]) - 1 + n_image <= self.cfg.max_length:
-                return text
-        return text
-
-    def image_tokens(self, image) -> int:
-        """Number of <|image_pad|> tokens the processor expands one image into."""
-        grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0]
-        merge = getattr(self.processor.image_processor, "merge_size", 2)
-        return int(grid.prod().item()) // (merge * merge)
 
     def lm_head(self, aspect: str):
         head = self.base.get_output_embeddings()

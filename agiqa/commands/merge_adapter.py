@@ -1,0 +1,54 @@
+"""`agiqa merge-adapter`: fold a PEFT adapter into its base model, as a checkpoint of its own.
+
+For adapters vLLM cannot serve as LoRA: the reference's adapters also fully train the vision
+tower, resampler and embeddings (`modules_to_save`). The merged folder is a complete model
+(weights, processor, tokenizer, chat template); score its aspect with `--model MERGED --aspects
+<aspect> --heads HEADS` (one run per merged aspect).
+"""
+
+from __future__ import annotations
+
+HELP = "Merge a LoRA adapter into its base model (for vLLM)."
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--model", required=True, help="Base model folder.")
+    p.add_argument("--adapter", required=True, help="PEFT adapter folder.")
+    p.add_argument("--output", required=True, help="Folder for the merged checkpoint.")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--copy-heads", help="Optional heads folder to copy to OUTPUT/heads.")
+
+
+def merge_adapter(model: str, adapter: str, output: str, dtype: str = "auto", copy_heads: str | None = None) -> None:
+    import shutil
+    from pathlib import Path
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    kw = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}
+    base = AutoModelForImageTextToText.from_pretrained(model, **kw)
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.save_pretrained(output)
+    AutoProcessor.from_pretrained(model).save_pretrained(output)
+    for name in ("generation_config.json", "chat_template.jinja", "chat_template.json"):
+        src = Path(model) / name
+        if src.is_file() and not (Path(output) / name).exists():
+            shutil.copy(src, Path(output) / name)
+    if copy_heads:
+        shutil.copytree(copy_heads, Path(output) / "heads", dirs_exist_ok=True)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from agiqa.errors import UserError
+
+    for what, path in (("--model", Path(args.model) / "config.json"), ("--adapter",
+                                                                       Path(args.adapter) / "adapter_config.json")):
+        if not path.is_file():
+            raise UserError(f"{what}: {path} not found")
+    merge_adapter(args.model, args.adapter, args.output, args.dtype, args.copy_heads)
+    print(f"wrote merged checkpoint to {args.output}")
+    return 0

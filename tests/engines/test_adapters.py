@@ -1,0 +1,43 @@
+"""Adapters vLLM cannot serve are refused up front; merge-adapter makes them servable."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from agiqa.engines.vllm import check_servable_adapter
+
+
+def test_modules_to_save_and_vision_targets_are_refused_with_the_fix(tiny_model_dir, tmp_path):
+    src = tiny_model_dir / "adapters" / "quality"
+    check_servable_adapter(src)  # the tiny model's own adapters are servable
+    for patch in ({"modules_to_save": ["embed_tokens"]}, {"target_modules": ["q_proj", "qkv"]},
+                  {"target_modules": r"vpm\..*\.q_proj"}):
+        d = tmp_path / str(abs(hash(json.dumps(patch))))
+        shutil.copytree(src, d)
+        cfg = json.loads((d / "adapter_config.json").read_text())
+        cfg.update(patch)
+        (d / "adapter_config.json").write_text(json.dumps(cfg))
+        with pytest.raises(ValueError, match="agiqa merge-adapter"):
+            check_servable_adapter(d)
+
+
+def test_merged_checkpoint_equals_base_plus_adapter(tiny_model_dir, tmp_path):
+    from agiqa.commands.merge_adapter import merge_adapter
+    from agiqa.config import EngineConfig
+    from agiqa.engines.base import ScoringRequest
+    from agiqa.engines.hf import HFEngine
+
+    out = tmp_path / "merged-quality"
+    merge_adapter(str(tiny_model_dir), str(tiny_model_dir / "adapters" / "quality"), str(out))
+    img = Image.fromarray((np.random.RandomState(3).rand(70, 90, 3) * 255).astype("uint8"))
+    req = [ScoringRequest("quality", img, "describe 'a cat'", "a sharp photo", "rate it")]
+    with_adapter = HFEngine(EngineConfig(model=str(tiny_model_dir)), ("quality",)).hidden_states(req)[0]
+    merged = HFEngine(EngineConfig(model=str(out)), ("quality",)).hidden_states(req)[0]  # no adapters/ there
+    base = HFEngine(EngineConfig(model=str(tiny_model_dir), adapters=str(tmp_path / "none")),
+                    ("quality",)).hidden_states(req)[0]
+    torch.testing.assert_close(merged, with_adapter, rtol=0, atol=1e-4)
+    assert (merged - base).abs().max() > 1e-2
