@@ -1,0 +1,65 @@
+"""Rows/s of `--engine vllm` vs `--engine hf` on the tiny model, all three aspects, side by side.
+
+Same rows, same batch size, the same M3 processor and heads; only the engine differs. Engines
+are built once (start-up reported apart), then the rows are scored alternately by each.
+
+    python bench/bench_engines.py [--rows 48] [--batch-size 16] [--max-new-tokens 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    import pyarrow as pa
+
+    from agiqa.config import JobConfig
+    from agiqa.model.tiny import build_tiny_model
+    from agiqa.pipeline.factory import build_processor
+    from bench.bench_batching import make_rows
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=48)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    model = build_tiny_model(tempfile.mkdtemp() + "/tiny")
+    images, prompts = make_rows(args.rows)
+    table = pa.table({"id": list(range(args.rows)), "image": images, "prompt": prompts})
+    procs, startup = {}, {}
+    for name in ("hf", "vllm"):
+        cfg = JobConfig(input="-", output="-", engine={"name": name, "model": str(model), "batch_size": args.batch_size,
+                                                       "max_new_tokens": args.max_new_tokens})
+        t = time.perf_counter()
+        procs[name] = build_processor(cfg)
+        startup[name] = time.perf_counter() - t
+        procs[name].process(procs[name].prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
+    res: dict[str, list[float]] = {"hf": [], "vllm": []}
+    for _ in range(args.repeats):
+        for name, p in procs.items():
+            t = time.perf_counter()
+            for b in table.to_batches(max_chunksize=args.batch_size):
+                p.process(p.prepare(b))
+            res[name].append(args.rows / (time.perf_counter() - t))
+    hf, vl = max(res["hf"]), max(res["vllm"])
+    print(f"tiny model, {args.rows} rows x 3 aspects, batch {args.batch_size}, {args.max_new_tokens} new tokens, CPU")
+    for name in ("hf", "vllm"):
+        print(f"  {name:5s} {max(res[name]):7.2f} rows/s (runs {', '.join(f'{x:.2f}' for x in res[name])}); "
+              f"start-up {startup[name]:.1f} s")
+    print(f"  ratio vllm / hf: {vl / hf:.2f}x")
+    for name, p in procs.items():
+        t = p.times
+        print(f"  {name:5s} time split over all runs: describe {t.describe:.1f} s, scoring pass {t.hidden:.1f} s, "
+              f"heads {t.head:.1f} s, prepare {t.prepare:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
