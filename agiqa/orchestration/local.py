@@ -9,23 +9,18 @@ from __future__ import annotations
 import logging
 import time
 
+from agiqa.orchestration.job import start_job
 from agiqa.orchestration.progress import Progress
 from agiqa.orchestration.summary import JobSummary
-from agiqa.pipeline.shards import plan_shards, run_shard
+from agiqa.pipeline.shards import run_shard
 
 log = logging.getLogger(__name__)
 
 
 def run_local(cfg, processor=None) -> JobSummary:
-    from agiqa.storage import open_store
-    from agiqa.storage.s3 import check_access
-
     t0 = time.perf_counter()
-    check_access(cfg.input, cfg.output, cfg.storage)
-    in_store, out_store = open_store(cfg.input, cfg.storage), open_store(cfg.output, cfg.storage)
-    todo, skipped = plan_shards(cfg, in_store, out_store)
-    summary = JobSummary(shards_total=len(todo) + len(skipped), shards_skipped=len(skipped), runner="local",
-                         config_hash=cfg.scoring_hash())
+    job = start_job(cfg, "local")
+    in_store, out_store, todo, summary = job.in_store, job.out_store, job.todo, job.summary
     if todo:
         if processor is None:
             from agiqa.pipeline.factory import build_processor

@@ -18,10 +18,10 @@ import os
 import time
 from collections import defaultdict, deque
 
+from agiqa.orchestration.job import start_job
 from agiqa.orchestration.progress import Progress
 from agiqa.orchestration.ray_actor import ScorerActor, test_env
 from agiqa.orchestration.summary import JobSummary
-from agiqa.pipeline.shards import plan_shards
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,9 @@ def actor_shape(cfg) -> tuple[int, float, float]:
 
 
 def run_on_ray(cfg, factory: str | None = None) -> JobSummary:
-
-    from agiqa.storage import open_store
-    from agiqa.storage.s3 import check_access
-
     t0 = time.perf_counter()
-    check_access(cfg.input, cfg.output, cfg.storage)
-    in_store, out_store = open_store(cfg.input, cfg.storage), open_store(cfg.output, cfg.storage)
-    todo, skipped = plan_shards(cfg, in_store, out_store)
-    summary = JobSummary(shards_total=len(todo) + len(skipped), shards_skipped=len(skipped), runner="ray",
-                         config_hash=cfg.scoring_hash())
+    job = start_job(cfg, "ray")
+    out_store, todo, summary = job.out_store, job.todo, job.summary
     if todo:
         connect(cfg)
         n, gpus, cpus = actor_shape(cfg)
