@@ -1,9 +1,11 @@
 """The scorer actor: one per GPU, the engine built once, shards scored one after another.
 
-Ray runs an actor's calls in order, and the driver keeps `shards_in_flight_per_actor` calls
-queued, so the next shard starts the moment the last one commits (the engine is never idle
-waiting for the driver). Within a shard, `run_shard` overlaps reading and decoding with the
-engine.
+The driver keeps `shards_in_flight_per_actor` shards queued on each actor and, for each, calls
+`prefetch` as well as `score`. The actor is threaded (`max_concurrency`), so `prefetch` runs
+while the engine works on the current shard: it opens the next shard and reads and decodes its
+first batch on a background thread. `score` calls hold one lock, so the engine runs one shard at a
+time, and a shard's first batch is usually ready when its turn comes: the engine stays fed across
+shard boundaries. Within a shard, `run_shard` overlaps reading and decoding with the engine.
 
 Test-only fault hooks (environment variables, forwarded by the driver):
 - AGIQA_TEST_CRASH_AT_BATCH=N with AGIQA_TEST_CRASH_MARKER=PATH: the actor process exits hard
@@ -14,6 +16,8 @@ Test-only fault hooks (environment variables, forwarded by the driver):
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 TEST_ENV_PREFIX = "AGIQA_TEST_"
 
@@ -28,19 +32,43 @@ class ScorerActor:
         self.in_store = open_store(self.cfg.input, self.cfg.storage)
         self.out_store = open_store(self.cfg.output, self.cfg.storage)
         self.batches_seen = 0
+        self.prefetched_used = 0
+        self._engine_lock = threading.Lock()
+        self._pending: dict[str, Future] = {}
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
 
     def ready(self) -> str:
         import socket
 
         return f"{socket.gethostname()}:{os.getpid()}"
 
+    def prefetch(self, shard_dict: dict) -> None:
+        """Open the shard and prepare its first batch in the background (returns at once)."""
+        from agiqa.pipeline.shards import open_shard
+        from agiqa.storage.base import ShardInfo
+
+        shard = ShardInfo(**shard_dict)
+        self._pending[shard.rel] = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
+
     def score(self, shard_dict: dict) -> dict:
         from agiqa.pipeline.shards import run_shard
         from agiqa.storage.base import ShardInfo
 
         shard = ShardInfo(**shard_dict)
-        return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
-                         crash_hook=self._crash_hook).to_dict()
+        with self._engine_lock:
+            pending = self._pending.pop(shard.rel, None)
+            opened = None
+            if pending is not None:
+                try:
+                    opened = pending.result()
+                    self.prefetched_used += 1
+                except Exception:
+                    opened = None  # open it again in run_shard, which reports the reason
+            return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
+                             crash_hook=self._crash_hook, opened=opened).to_dict()
+
+    def stats(self) -> dict:
+        return {"batches_seen": self.batches_seen, "prefetched_used": self.prefetched_used}
 
     def _crash_hook(self, shard, index: int) -> None:
         self.batches_seen += 1

@@ -66,6 +66,7 @@ def run_on_ray(cfg, factory: str | None = None) -> JobSummary:
         summary.startup_s = time.perf_counter() - t0
         try:
             _drive(cfg, pool, todo, summary)
+            summary.shards_prefetched = pool.prefetched()
         finally:
             pool.shutdown()
             summary.actor_restarts = pool.restarts
@@ -82,7 +83,9 @@ class ActorPool:
         self.factory = factory
         env = {"OMP_NUM_THREADS": str(int(max(cpus, 1))), **test_env()}
         self.remote_cls = ray.remote(ScorerActor)
-        self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0, runtime_env={"env_vars": env})
+        # Threads: one per queued `score` (they wait on the engine lock) plus room for `prefetch`.
+        self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0, runtime_env={"env_vars": env},
+                            max_concurrency=cfg.ray.shards_in_flight_per_actor + 2)
         self.actors: list = [None] * n
         self.generation = [0] * n
         self.restarts = 0
@@ -108,6 +111,15 @@ class ActorPool:
             pass
         self.restarts += 1
         self.start(i)
+
+    def prefetched(self) -> int:
+        """Shards whose first batch was ready before their turn (engine kept fed across shards)."""
+        import ray
+
+        try:
+            return sum(st["prefetched_used"] for st in ray.get([a.stats.remote() for a in self.actors], timeout=30))
+        except Exception:
+            return 0
 
     def alive(self) -> int:
         return sum(a is not None for a in self.actors)
@@ -149,12 +161,15 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
         for i in range(len(pool.actors)):
             while queue and len(per_actor[i]) < limit:
                 shard = queue.popleft()
+                if per_actor[i]:  # something runs before it: open it meanwhile
+                    pool.actors[i].prefetch.remote(shard.to_dict())
                 ref = pool.actors[i].score.remote(shard.to_dict())
                 inflight[ref] = (shard, i, pool.generation[i])
                 per_actor[i].append(ref)
         ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
         for ref in ready:
             shard, i, gen = inflight.pop(ref)
+            oldest = per_actor[i][0] if per_actor[i] else ref
             if ref in per_actor[i]:
                 per_actor[i].remove(ref)
             try:
@@ -163,14 +178,15 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
                 if gen != pool.generation[i]:
                     queue.appendleft(shard)  # queued on an actor already replaced: no penalty
                     continue
-                log.warning("actor %d died on shard %s: %s; replacing it", i, shard.rel, _reason(e))
-                # The dead actor was running `shard`; the rest queued on it go back without penalty.
-                for other in list(per_actor[i]):
-                    s, _, _ = inflight.pop(other)
-                    queue.appendleft(s)
+                # Calls run in order: the dead actor was running its oldest shard; the others were
+                # only queued on it and go back without penalty.
+                running = shard if oldest is ref else inflight[oldest][0]
+                log.warning("actor %d died on shard %s: %s; replacing it", i, running.rel, _reason(e))
+                others = [inflight.pop(r)[0] for r in list(per_actor[i])] + [shard]
+                queue.extendleft(s for s in others if s is not running)
                 per_actor[i].clear()
                 pool.replace(i)
-                fail_or_requeue(shard, f"actor died: {_reason(e)}")
+                fail_or_requeue(running, f"actor died: {_reason(e)}")
                 continue
             except Exception as e:
                 log.warning("shard %s failed: %s", shard.rel, _reason(e))

@@ -22,6 +22,7 @@ class JobSummary:
     runner: str = "local"
     actors: int = 1
     actor_restarts: int = 0
+    shards_prefetched: int = 0  # opened and first batch decoded while the engine was busy
     config_hash: str = ""
     started_at: float = field(default_factory=time.time)
 

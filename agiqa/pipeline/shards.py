@@ -83,36 +83,71 @@ def _output_schema(input_schema: pa.Schema, processor) -> tuple[pa.Schema, dict[
     return pa.schema(fields + out_fields), renames
 
 
-def run_shard(shard: ShardInfo, cfg, processor, in_store, out_store, crash_hook=None) -> ShardReport:
+@dataclass
+class OpenedShard:
+    """A shard opened and checked, with its first batch read and prepared (or why it can't be)."""
+
+    shard: ShardInfo
+    src: object = None
+    pf: object = None
+    batches: object = None
+    first: tuple | None = None  # (batch, prepared) or None when the shard is empty
+    error: str | None = None
+
+    def close(self) -> None:
+        if self.src is not None:
+            self.src.close()
+
+
+def open_shard(shard: ShardInfo, cfg, processor, in_store) -> OpenedShard:
+    """Open, check and prepare the first batch: what a scorer can do for its next shard while the
+    engine still works on the current one (so the engine stays fed across shard boundaries)."""
+    opened = OpenedShard(shard)
+    try:
+        opened.src = in_store.open_read(shard.uri)
+        opened.pf = pq.ParquetFile(opened.src)
+    except Exception as e:
+        opened.close()
+        opened.error = f"not a readable Parquet file: {type(e).__name__}: {e}"
+        return opened
+    names = opened.pf.schema_arrow.names
+    missing = [c for c in processor.required_columns if c not in names]
+    if missing:
+        opened.close()
+        opened.error = f"missing required column(s) {missing}; the shard has {names}"
+        return opened
+    opened.batches = opened.pf.iter_batches(batch_size=cfg.read_batch_rows)
+    b = next(opened.batches, None)
+    opened.first = None if b is None else (b, processor.prepare(b))
+    return opened
+
+
+def run_shard(shard: ShardInfo, cfg, processor, in_store, out_store, crash_hook=None,
+              opened: OpenedShard | None = None) -> ShardReport:
     """Score `shard`; a shard-level problem (not Parquet, missing column) gives ok=False, not a raise.
 
-    Exceptions from the processor itself (a broken engine) propagate: the caller retries the shard.
+    `opened` is the result of `open_shard` done ahead of time (else it is done here). Exceptions
+    from the processor itself (a broken engine) propagate: the caller retries the shard.
     """
     t0 = time.perf_counter()
     report = ShardReport(shard=shard.rel, ok=False)
-    try:
-        src = in_store.open_read(shard.uri)
-        pf = pq.ParquetFile(src)
-    except Exception as e:
-        report.error = f"not a readable Parquet file: {type(e).__name__}: {e}"
+    if opened is None:
+        opened = open_shard(shard, cfg, processor, in_store)
+    if opened.error:
+        report.error = opened.error
         return report
-    missing = [c for c in processor.required_columns if c not in pf.schema_arrow.names]
-    if missing:
-        report.error = f"missing required column(s) {missing}; the shard has {pf.schema_arrow.names}"
-        src.close()
-        return report
+    src, pf, batches = opened.src, opened.pf, opened.batches
     schema, renames = _output_schema(pf.schema_arrow, processor)
     dst = output_uri(cfg, shard)
     tmp = out_store.temp_path_for(dst)
     writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-    batches = pf.iter_batches(batch_size=cfg.read_batch_rows)
+    first = [opened.first]
 
     def read_and_prepare():
-        try:
-            b = next(batches)
-        except StopIteration:
-            return None
-        return b, processor.prepare(b)
+        if first:
+            return first.pop()
+        b = next(batches, None)
+        return None if b is None else (b, processor.prepare(b))
 
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-prefetch") as pool:

@@ -22,6 +22,8 @@ def test_ray_job_scores_all_shards(ray_local, tiny_model_dir, demo_shards, tmp_p
     summary = run_on_ray(job_config(tiny_model_dir, str(demo_shards), str(out)))
     assert (summary.shards_done, summary.shards_failed, summary.rows_ok) == (3, 0, 24)
     assert summary.runner == "ray" and summary.actor_restarts == 0
+    # the 2nd and 3rd shards were opened and their first batch decoded while the engine was busy
+    assert summary.shards_prefetched == 2
     assert_every_row_once(demo_shards, out)
     assert (out / "_agiqa_job_summary.json").is_file()
 
