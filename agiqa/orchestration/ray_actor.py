@@ -3,7 +3,7 @@
 The driver keeps `shards_in_flight_per_actor` shards queued on each actor and, for each, calls
 `prefetch` as well as `score`. The actor is threaded (`max_concurrency`), so `prefetch` runs
 while the engine works on the current shard: it opens the next shard and reads and decodes its
-first batch on a background thread. `score` calls hold one lock, so the engine runs one shard at a
+first batch on a background thread. `score` calls run on one engine thread, so the engine runs one shard at a
 time, and a shard's first batch is usually ready when its turn comes: the engine stays fed across
 shard boundaries. Within a shard, `run_shard` overlaps reading and decoding with the engine.
 
@@ -16,7 +16,6 @@ Test-only fault hooks (environment variables, forwarded by the driver):
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 TEST_ENV_PREFIX = "AGIQA_TEST_"
@@ -28,12 +27,15 @@ class ScorerActor:
         from agiqa.storage import open_store
 
         self.cfg = JobConfig.model_validate(cfg_dict)
-        self.processor = load_factory(factory)(self.cfg)
+        # All torch work (engine build included) on one dedicated thread: torch's OpenMP pool
+        # belongs to the calling thread, and an idle pool of another thread spins and steals the
+        # cores (measured: throughput halves once two threads have run torch ops).
+        self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-engine")
+        self.processor = self._engine.submit(load_factory(factory), self.cfg).result()
         self.in_store = open_store(self.cfg.input, self.cfg.storage)
         self.out_store = open_store(self.cfg.output, self.cfg.storage)
         self.batches_seen = 0
         self.prefetched_used = 0
-        self._engine_lock = threading.Lock()
         self._pending: dict[str, Future] = {}
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
 
@@ -51,21 +53,24 @@ class ScorerActor:
         self._pending[shard.rel] = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
 
     def score(self, shard_dict: dict) -> dict:
+        return self._engine.submit(self._score, shard_dict).result()
+
+    def _score(self, shard_dict: dict) -> dict:
         from agiqa.pipeline.shards import run_shard
         from agiqa.storage.base import ShardInfo
 
         shard = ShardInfo(**shard_dict)
-        with self._engine_lock:
-            pending = self._pending.pop(shard.rel, None)
-            opened = None
-            if pending is not None:
-                try:
-                    opened = pending.result()
-                    self.prefetched_used += 1
-                except Exception:
-                    opened = None  # open it again in run_shard, which reports the reason
-            return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
-                             crash_hook=self._crash_hook, opened=opened).to_dict()
+        pending = self._pending.pop(shard.rel, None)
+        opened = None
+        if pending is not None:
+            if pending.done():
+                self.prefetched_used += 1  # ready before its turn: the engine did not wait
+            try:
+                opened = pending.result()
+            except Exception:
+                opened = None  # open it again in run_shard, which reports the reason
+        return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
+                         crash_hook=self._crash_hook, opened=opened).to_dict()
 
     def stats(self) -> dict:
         return {"batches_seen": self.batches_seen, "prefetched_used": self.prefetched_used}
