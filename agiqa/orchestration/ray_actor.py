@@ -1,11 +1,10 @@
 """The scorer actor: one per GPU, the engine built once, shards scored one after another.
 
-The driver keeps `shards_in_flight_per_actor` shards queued on each actor and, for each, calls
-`prefetch` as well as `score`. The actor is threaded (`max_concurrency`), so `prefetch` runs
-while the engine works on the current shard: it opens the next shard and reads and decodes its
-first batch on a background thread. `score` calls run on one engine thread, so the engine runs one shard at a
-time, and a shard's first batch is usually ready when its turn comes: the engine stays fed across
-shard boundaries. Within a shard, `run_shard` overlaps reading and decoding with the engine.
+The driver keeps `shards_in_flight_per_actor` shards queued on each actor. The actor is threaded
+(`max_concurrency`), so a queued `score` call starts on arrival: it opens its shard and reads and
+decodes the first batch on an I/O thread while the engine thread still works on the shard before
+it; the engine thread then runs shards one at a time, and a shard's first batch is usually ready
+when its turn comes: the engine stays fed across shard boundaries. Within a shard, `run_shard` overlaps reading and decoding with the engine.
 
 Test-only fault hooks (environment variables, forwarded by the driver):
 - AGIQA_TEST_CRASH_AT_BATCH=N with AGIQA_TEST_CRASH_MARKER=PATH: the actor process exits hard
@@ -36,7 +35,6 @@ class ScorerActor:
         self.out_store = open_store(self.cfg.output, self.cfg.storage)
         self.batches_seen = 0
         self.prefetched_used = 0
-        self._pending: dict[str, Future] = {}
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
 
     def ready(self) -> str:
@@ -44,31 +42,25 @@ class ScorerActor:
 
         return f"{socket.gethostname()}:{os.getpid()}"
 
-    def prefetch(self, shard_dict: dict) -> None:
-        """Open the shard and prepare its first batch in the background (returns at once)."""
+    def score(self, shard_dict: dict) -> dict:
+        """Runs on arrival (threaded actor): opening the shard starts at once on the I/O thread,
+        while the engine thread may still be busy with the shard before it."""
         from agiqa.pipeline.shards import open_shard
         from agiqa.storage.base import ShardInfo
 
         shard = ShardInfo(**shard_dict)
-        self._pending[shard.rel] = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
+        opening = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
+        return self._engine.submit(self._score, shard, opening).result()
 
-    def score(self, shard_dict: dict) -> dict:
-        return self._engine.submit(self._score, shard_dict).result()
-
-    def _score(self, shard_dict: dict) -> dict:
+    def _score(self, shard, opening: Future) -> dict:
         from agiqa.pipeline.shards import run_shard
-        from agiqa.storage.base import ShardInfo
 
-        shard = ShardInfo(**shard_dict)
-        pending = self._pending.pop(shard.rel, None)
-        opened = None
-        if pending is not None:
-            if pending.done():
-                self.prefetched_used += 1  # ready before its turn: the engine did not wait
-            try:
-                opened = pending.result()
-            except Exception:
-                opened = None  # open it again in run_shard, which reports the reason
+        if opening.done():
+            self.prefetched_used += 1  # opened and first batch decoded before its turn
+        try:
+            opened = opening.result()
+        except Exception:
+            opened = None  # open it again in run_shard, which reports the reason
         return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
                          crash_hook=self._crash_hook, opened=opened).to_dict()
 

@@ -83,7 +83,7 @@ class ActorPool:
         self.factory = factory
         env = {"OMP_NUM_THREADS": str(int(max(cpus, 1))), **test_env()}
         self.remote_cls = ray.remote(ScorerActor)
-        # Threads: one per queued `score` (they wait on the engine lock) plus room for `prefetch`.
+        # Threads: one per queued `score` call (each opens its shard, then waits for the engine).
         self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0, runtime_env={"env_vars": env},
                             max_concurrency=cfg.ray.shards_in_flight_per_actor + 2)
         self.actors: list = [None] * n
@@ -161,8 +161,6 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
         for i in range(len(pool.actors)):
             while queue and len(per_actor[i]) < limit:
                 shard = queue.popleft()
-                if per_actor[i]:  # something runs before it: open it meanwhile
-                    pool.actors[i].prefetch.remote(shard.to_dict())
                 ref = pool.actors[i].score.remote(shard.to_dict())
                 inflight[ref] = (shard, i, pool.generation[i])
                 per_actor[i].append(ref)
