@@ -4,7 +4,8 @@ The driver keeps `shards_in_flight_per_actor` shards queued on each actor. The a
 (`max_concurrency`), so a queued `score` call starts on arrival: it opens its shard and reads and
 decodes the first batch on an I/O thread while the engine thread still works on the shard before
 it; the engine thread then runs shards one at a time, and a shard's first batch is usually ready
-when its turn comes: the engine stays fed across shard boundaries. Within a shard, `run_shard` overlaps reading and decoding with the engine.
+when its turn comes: the engine stays fed across shard boundaries. Within a shard, `run_shard`
+overlaps reading and decoding with the engine.
 
 Test-only fault hooks (environment variables, forwarded by the driver):
 - AGIQA_TEST_CRASH_AT_BATCH=N with AGIQA_TEST_CRASH_MARKER=PATH: the actor process exits hard
