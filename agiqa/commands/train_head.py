@@ -1,0 +1,114 @@
+"""`agiqa train-head`: one M3 head per aspect on MOS labels, from cached MLLM features.
+
+Training descriptions come from the teacher (`<aspect>_teacher` column), as in the reference;
+scoring later uses the adapted model's own descriptions. Input: Parquet shards with `image`,
+`prompt`, `<aspect>_mos` and `<aspect>_teacher` (e.g. from `agiqa make-demo-data`).
+"""
+
+from __future__ import annotations
+
+HELP = "Train one M3 head per aspect on MOS labels (features cached once, epochs from the cache)."
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--data", required=True, help="Folder of Parquet shards with image, prompt, <aspect>_mos, "
+                                                 "<aspect>_teacher.")
+    p.add_argument("--model", required=True, help="Model folder (adapters in MODEL/adapters unless --adapters).")
+    p.add_argument("--adapters", help="Per-aspect adapters folder.")
+    p.add_argument("--init-heads", help="Heads whose config (and weights) to start from (default MODEL/heads).")
+    p.add_argument("--output", required=True, help="Folder to write <aspect>/ heads to.")
+    p.add_argument("--aspects", default="quality,correspondence,authenticity")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--prompt-set", default="m3agiqa")
+    p.add_argument("--cache", help="Feature cache folder (default OUTPUT/.feature-cache).")
+
+
+def load_rows(data: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    from agiqa.storage import open_store
+
+    store = open_store(data)
+    rows: list[dict] = []
+    for shard in store.list_shards(data):
+        with store.open_read(shard.uri) as f:
+            rows += pq.ParquetFile(f).read().to_pylist()
+    return rows
+
+
+def split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    import random
+
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    k = int(round(n * val_fraction))
+    return idx[k:], idx[:k]
+
+
+def run(args) -> int:
+    import logging
+    from pathlib import Path
+
+    from agiqa.aspects import check_aspects
+    from agiqa.config import EngineConfig, ImageLimits
+    from agiqa.engines.hf import HFEngine
+    from agiqa.errors import UserError
+    from agiqa.model.head import M3Head
+    from agiqa.model.prompts import get_prompt_set
+    from agiqa.pipeline.images import BadRow, decode_image
+    from agiqa.training.features import cache_key, cached_features, compute_features
+    from agiqa.training.head_trainer import train_head
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        aspects = check_aspects([a.strip() for a in args.aspects.split(",") if a.strip()])
+        prompts = get_prompt_set(args.prompt_set)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    rows = load_rows(args.data)
+    good = []
+    for r in rows:
+        try:
+            good.append((r, decode_image(r.get("image"), ImageLimits())))
+        except BadRow:
+            continue
+    if len(good) < 4:
+        raise UserError(f"{args.data}: {len(good)} usable rows; need at least 4")
+    ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
+                        prompt_set=args.prompt_set, batch_size=args.batch_size)
+    engine = HFEngine(ecfg, aspects)
+    init = Path(args.init_heads or Path(args.model) / "heads")
+    cache = args.cache or str(Path(args.output) / ".feature-cache")
+    train_idx, val_idx = split(len(good), args.val_fraction, args.seed)
+    for aspect in aspects:
+        need = (f"{aspect}_mos", f"{aspect}_teacher")
+        missing = [c for c in need if c not in good[0][0]]
+        if missing:
+            raise UserError(f"{args.data}: missing column(s) {missing} for aspect {aspect!r}")
+        ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
+        descs = [r[f"{aspect}_teacher"] or "" for r, _ in good]
+        key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
+                        args.max_length, ids, descs)
+        feats, hit = cached_features(cache, key, lambda a=aspect, d=descs: compute_features(
+            engine, prompts, a, [im for _, im in good], [r["prompt"] for r, _ in good], d, args.batch_size))
+        y = [float(r[f"{aspect}_mos"]) for r, _ in good]
+        head = M3Head.load(init / aspect) if (init / aspect / "head_config.json").is_file() else None
+        if head is None:
+            raise UserError(f"no head config to start from at {init / aspect} (give --init-heads)")
+        head.config.aspect = aspect
+        hist = train_head(head, [feats[i] for i in train_idx], [y[i] for i in train_idx], epochs=args.epochs,
+                          lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                          val=([feats[i] for i in val_idx], [y[i] for i in val_idx]) if val_idx else None)
+        head.config.notes = {**head.config.notes, "trained_on": str(args.data), "epochs": args.epochs,
+                             "best_epoch": hist["best_epoch"], "val_srcc": hist["val_srcc"][-1:]}
+        head.save(Path(args.output) / aspect)
+        best = max((s for s in hist["val_srcc"] if s == s), default=float("nan"))
+        print(f"{aspect}: features {'from cache' if hit else 'computed'}; loss {hist['loss'][0]:.3f} -> "
+              f"{hist['loss'][-1]:.3f}; best val SRCC {best:.3f} (epoch {hist['best_epoch']}); "
+              f"wrote {Path(args.output) / aspect}")
+    return 0
