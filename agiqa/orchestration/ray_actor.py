@@ -11,6 +11,8 @@ Test-only fault hooks (environment variables, forwarded by the driver):
 - AGIQA_TEST_CRASH_AT_BATCH=N with AGIQA_TEST_CRASH_MARKER=PATH: the actor process exits hard
   (`os._exit`) at its N-th batch, once (the marker file records that it happened).
 - AGIQA_TEST_CRASH_SHARD=NAME: the actor exits hard whenever it reaches that shard's first batch.
+- AGIQA_TEST_CRASH_AFTER_COMMIT=NAME: the actor exits hard right after committing that shard,
+  before its reply leaves (the reply is lost; the output is whole).
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ class ScorerActor:
             opened = opening.result()
         except Exception:
             opened = None  # open it again in run_shard, which reports the reason
-        return run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
-                         crash_hook=self._crash_hook, opened=opened).to_dict()
+        report = run_shard(shard, self.cfg, self.processor, self.in_store, self.out_store,
+                           crash_hook=self._crash_hook, opened=opened)
+        if os.environ.get("AGIQA_TEST_CRASH_AFTER_COMMIT") == shard.rel:
+            os._exit(1)
+        return report.to_dict()
 
     def stats(self) -> dict:
         return {"batches_seen": self.batches_seen, "prefetched_used": self.prefetched_used}

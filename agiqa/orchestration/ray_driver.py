@@ -65,7 +65,7 @@ def run_on_ray(cfg, factory: str | None = None) -> JobSummary:
         pool = ActorPool(cfg, factory, n, gpus, cpus)
         summary.startup_s = time.perf_counter() - t0
         try:
-            _drive(cfg, pool, todo, summary)
+            _drive(cfg, pool, todo, summary, out_store)
             summary.shards_prefetched = pool.prefetched()
         finally:
             pool.shutdown()
@@ -135,7 +135,7 @@ class ActorPool:
                     pass
 
 
-def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
+def _drive(cfg, pool: ActorPool, todo, summary: JobSummary, out_store) -> None:
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
@@ -167,7 +167,7 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
         ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
         for ref in ready:
             shard, i, gen = inflight.pop(ref)
-            oldest = per_actor[i][0] if per_actor[i] else ref
+            submitted = list(per_actor[i])  # this actor's calls, oldest first (ref among them)
             if ref in per_actor[i]:
                 per_actor[i].remove(ref)
             try:
@@ -176,15 +176,10 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
                 if gen != pool.generation[i]:
                     queue.appendleft(shard)  # queued on an actor already replaced: no penalty
                     continue
-                # Calls run in order: the dead actor was running its oldest shard; the others were
-                # only queued on it and go back without penalty.
-                running = shard if oldest is ref else inflight[oldest][0]
-                log.warning("actor %d died on shard %s: %s; replacing it", i, running.rel, _reason(e))
-                others = [inflight.pop(r)[0] for r in list(per_actor[i])] + [shard]
-                queue.extendleft(s for s in others if s is not running)
+                lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
                 per_actor[i].clear()
                 pool.replace(i)
-                fail_or_requeue(running, f"actor died: {_reason(e)}")
+                _actor_died(cfg, out_store, i, lost, _reason(e), summary, queue, fail_or_requeue, progress)
                 continue
             except Exception as e:
                 log.warning("shard %s failed: %s", shard.rel, _reason(e))
@@ -199,6 +194,36 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary) -> None:
                 summary.failed.append({"shard": shard.rel, "reason": report["error"], "attempts": 1})
                 progress.update(0, pool.alive())
     progress.close()
+
+
+def _actor_died(cfg, out_store, i: int, lost: list, reason: str, summary: JobSummary, queue: deque,
+                fail_or_requeue, progress: Progress) -> None:
+    """Settle the shards that were on an actor when it died (`lost`, oldest first).
+
+    A shard whose manifest is already committed is done: the actor can die between committing a
+    shard and its reply reaching the driver, and that reply is lost with it. Calls run in order,
+    so the oldest shard not committed was running and is charged an attempt; the shards behind it
+    were only queued and go back without penalty.
+    """
+    from agiqa.pipeline.shards import committed_manifest
+
+    pending = []
+    for s in lost:
+        m = committed_manifest(cfg, out_store, s)
+        if m is None:
+            pending.append(s)
+            continue
+        log.warning("actor %d died after committing %s; counted as done", i, s.rel)
+        summary.rows_ok += m.get("rows_ok", 0)
+        summary.rows_error += m.get("rows_error", 0)
+        summary.shards_done += 1
+        progress.update(m.get("rows_out", 0))
+    if not pending:
+        return
+    running, queued = pending[0], pending[1:]
+    log.warning("actor %d died on shard %s: %s; replacing it", i, running.rel, reason)
+    queue.extendleft(reversed(queued))
+    fail_or_requeue(running, f"actor died: {reason}")
 
 
 def _reason(e: Exception) -> str:

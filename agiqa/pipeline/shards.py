@@ -52,11 +52,9 @@ def plan_shards(cfg, in_store, out_store) -> tuple[list[ShardInfo], list[ShardIn
     shards = in_store.list_shards(cfg.input)
     if cfg.overwrite:
         return shards, []
-    want = cfg.scoring_hash()
 
     def committed(s: ShardInfo) -> bool:
-        m = out_store.read_json(manifest_uri(output_uri(cfg, s)))
-        return m is not None and m.get("config_hash") == want and m.get("input", {}).get("etag") == s.etag
+        return committed_manifest(cfg, out_store, s) is not None
 
     # Manifest reads are independent round trips: overlap them (1M shards on S3 in minutes, not hours).
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-plan") as pool:
@@ -64,6 +62,14 @@ def plan_shards(cfg, in_store, out_store) -> tuple[list[ShardInfo], list[ShardIn
     todo = [s for s, d in zip(shards, done, strict=True) if not d]
     skipped = [s for s, d in zip(shards, done, strict=True) if d]
     return todo, skipped
+
+
+def committed_manifest(cfg, out_store, shard: ShardInfo) -> dict | None:
+    """The manifest of `shard`'s output if it is committed for this input and this scoring config."""
+    m = out_store.read_json(manifest_uri(output_uri(cfg, shard)))
+    if m is None or m.get("config_hash") != cfg.scoring_hash() or m.get("input", {}).get("etag") != shard.etag:
+        return None
+    return m
 
 
 def _output_schema(input_schema: pa.Schema, processor) -> tuple[pa.Schema, dict[str, str]]:

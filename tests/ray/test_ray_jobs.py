@@ -55,6 +55,20 @@ def test_shard_that_always_kills_its_actor_fails_after_n_attempts(ray_local, tin
     assert not (out / "part-00001.parquet").exists() and (out / "part-00000.parquet").exists()
 
 
+def test_actor_dying_after_commit_counts_the_shard_done(ray_local, tiny_model_dir, demo_shards, tmp_path,
+                                                         monkeypatch):
+    """The reply of a committed shard is lost with its actor: the manifest says it is done."""
+    from agiqa.orchestration.ray_driver import run_on_ray
+
+    monkeypatch.setenv("AGIQA_TEST_CRASH_AFTER_COMMIT", "part-00000.parquet")
+    out = tmp_path / "out"
+    cfg = job_config(tiny_model_dir, str(demo_shards), str(out), ray={"max_shard_attempts": 2})
+    summary = run_on_ray(cfg)
+    assert summary.actor_restarts == 1
+    assert (summary.shards_done, summary.shards_failed, summary.rows_ok) == (3, 0, 24)
+    assert_every_row_once(demo_shards, out)
+
+
 def test_driver_killed_mid_job_rerun_resumes(tiny_model_dir, tmp_path):
     """Kill the whole driver (and its local Ray) after one commit; the rerun redoes only the rest."""
     from agiqa.training.learnability import write_shards
