@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-demo-data": ("make_demo_data", "Write procedural image-prompt shards whose true MOS is known."),
     "merge-adapter": ("merge_adapter", "Merge a LoRA adapter into its base model (for vLLM)."),
     "import-reference-head": ("import_reference_head", "Import an M3-AGIQA Lightning head checkpoint."),
+    "prepare-data": ("prepare_data", "Convert AGIQA-3K / AIGCIQA2023 / AIGIQA-20K / records into split shards."),
+    "finetune": ("finetune", "Distil the describer: LoRA on two-round teacher conversations, per aspect."),
     "train-head": ("train_head", "Train one M3 head per aspect on MOS labels (cached features)."),
     "eval": ("eval", "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."),
 }

@@ -40,6 +40,10 @@ class EngineConfig(_Strict):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Model dtype: 'auto' is bfloat16 on GPU and float32 on CPU."
     )
+    describe: bool = Field(
+        True, description="Round 1 on: the MLLM describes the image first. Off: the assistant turn stays empty "
+                          "(the ablation that shows what the description adds; heads must be trained the same way)."
+    )
     max_new_tokens: int = Field(128, ge=1, le=4096, description="Round-1 description length cap (greedy).")
     max_length: int = Field(
         512, ge=16, le=32768, description="Scoring-pass token cap (the reference's model_max_length)."

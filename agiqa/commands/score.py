@@ -23,6 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
     p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
     p.add_argument("--max-length", type=int, help="Scoring-pass token cap.")
+    p.add_argument("--no-describe", action="store_true", help="Skip round 1 (empty description; ablation).")
     p.add_argument("--device", help="auto, cpu or cuda[:N].")
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Encoded image bytes column (default image).")
@@ -46,7 +47,7 @@ def overrides_from_args(args) -> dict:
         "engine": {
             "name": args.engine, "model": args.model, "adapters": args.adapters, "heads": args.heads,
             "prompt_set": args.prompt_set, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
-            "max_length": args.max_length, "device": args.device,
+            "max_length": args.max_length, "device": args.device, "describe": False if args.no_describe else None,
         },
         "ray": {"runner": args.runner, "address": args.address, "num_actors": args.num_actors},
     }

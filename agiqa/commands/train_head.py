@@ -26,28 +26,8 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--prompt-set", default="m3agiqa")
     p.add_argument("--cache", help="Feature cache folder (default OUTPUT/.feature-cache).")
-
-
-def load_rows(data: str) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    from agiqa.storage import open_store
-
-    store = open_store(data)
-    rows: list[dict] = []
-    for shard in store.list_shards(data):
-        with store.open_read(shard.uri) as f:
-            rows += pq.ParquetFile(f).read().to_pylist()
-    return rows
-
-
-def split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    import random
-
-    idx = list(range(n))
-    random.Random(seed).shuffle(idx)
-    k = int(round(n * val_fraction))
-    return idx[k:], idx[:k]
+    p.add_argument("--no-description", action="store_true",
+                   help="Empty assistant turn (round 1 skipped): the ablation; score with --no-describe.")
 
 
 def run(args) -> int:
@@ -55,14 +35,14 @@ def run(args) -> int:
     from pathlib import Path
 
     from agiqa.aspects import check_aspects
-    from agiqa.config import EngineConfig, ImageLimits
+    from agiqa.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
     from agiqa.model.head import M3Head
     from agiqa.model.prompts import get_prompt_set
-    from agiqa.pipeline.images import BadRow, decode_image
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
+    from agiqa.training.rows import decoded_rows, train_val
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
@@ -70,28 +50,17 @@ def run(args) -> int:
         prompts = get_prompt_set(args.prompt_set)
     except ValueError as e:
         raise UserError(str(e)) from None
-    rows = load_rows(args.data)
-    good = []
-    for r in rows:
-        try:
-            good.append((r, decode_image(r.get("image"), ImageLimits())))
-        except BadRow:
-            continue
-    if len(good) < 4:
-        raise UserError(f"{args.data}: {len(good)} usable rows; need at least 4")
+    need = [f"{a}_mos" for a in aspects] + ([] if args.no_description else [f"{a}_teacher" for a in aspects])
+    good = decoded_rows(args.data, need)
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
                         prompt_set=args.prompt_set, batch_size=args.batch_size)
     engine = HFEngine(ecfg, aspects)
     init = Path(args.init_heads or Path(args.model) / "heads")
     cache = args.cache or str(Path(args.output) / ".feature-cache")
-    train_idx, val_idx = split(len(good), args.val_fraction, args.seed)
+    train_idx, val_idx = train_val([r for r, _ in good], args.val_fraction, args.seed)
     for aspect in aspects:
-        need = (f"{aspect}_mos", f"{aspect}_teacher")
-        missing = [c for c in need if c not in good[0][0]]
-        if missing:
-            raise UserError(f"{args.data}: missing column(s) {missing} for aspect {aspect!r}")
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
-        descs = [r[f"{aspect}_teacher"] or "" for r, _ in good]
+        descs = ["" if args.no_description else r[f"{aspect}_teacher"] or "" for r, _ in good]
         key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
                         args.max_length, ids, descs)
         feats, hit = cached_features(cache, key, lambda a=aspect, d=descs: compute_features(
@@ -105,7 +74,8 @@ def run(args) -> int:
                           lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                           val=([feats[i] for i in val_idx], [y[i] for i in val_idx]) if val_idx else None)
         head.config.notes = {**head.config.notes, "trained_on": str(args.data), "epochs": args.epochs,
-                             "best_epoch": hist["best_epoch"], "val_srcc": hist["val_srcc"][-1:]}
+                             "best_epoch": hist["best_epoch"], "val_srcc": hist["val_srcc"][-1:],
+                             "descriptions": "none (round 1 skipped)" if args.no_description else "teacher"}
         head.save(Path(args.output) / aspect)
         best = max((s for s in hist["val_srcc"] if s == s), default=float("nan"))
         print(f"{aspect}: features {'from cache' if hit else 'computed'}; loss {hist['loss'][0]:.3f} -> "

@@ -26,28 +26,37 @@ class ConversationRenderer:
         )
 
     def scoring_prompt(self, r: ScoringRequest) -> str:
-        """The conversation text, with the description shortened until it fits `max_length` tokens.
+        """The conversation text, with the description shortened until it fits `max_length` tokens."""
+        return self._render(r, self.fit_description(r))
+
+    def fit_description(self, r: ScoringRequest, reserve: int = 0) -> str:
+        """`r.description`, shortened until the conversation fits `max_length - reserve` tokens.
 
         The reference truncates the token sequence's tail, which cuts off the rating question the
         head most needs; we shorten the description instead and keep both user turns whole.
+        `reserve` leaves room for turns that follow (training adds the rating answer).
         """
-        text = self._render(r, r.description)
+        limit = self.max_length - reserve
         n_image = self.image_tokens(r.image)
-        length = len(self.tokenizer(text)["input_ids"]) - 1 + n_image
-        if length <= self.max_length:
-            return text
+
+        def length(desc: str) -> int:
+            return len(self.tokenizer(self._render(r, desc))["input_ids"]) - 1 + n_image
+
+        full = length(r.description)
+        if full <= limit:
+            return r.description
         desc_ids = self.tokenizer(r.description.strip())["input_ids"]
-        overflow = length - self.max_length
+        overflow = full - limit
         if overflow > len(desc_ids):
             raise ValueError(
-                f"conversation needs {length - len(desc_ids)} tokens without any description "
-                f"({n_image} for the image), over max_length={self.max_length}; lower max_pixels"
+                f"conversation needs {full - len(desc_ids)} tokens without any description "
+                f"({n_image} for the image), over max_length={limit}; lower max_pixels"
             )
         for keep in range(len(desc_ids) - overflow, -1, -1):
-            text = self._render(r, self.tokenizer.decode(desc_ids[:keep]))
-            if len(self.tokenizer(text)["input_ids"]) - 1 + n_image <= self.max_length:
-                return text
-        return text
+            desc = self.tokenizer.decode(desc_ids[:keep])
+            if length(desc) <= limit:
+                return desc
+        return ""
 
     def image_tokens(self, image) -> int:
         """Number of <|image_pad|> tokens the processor expands one image into."""

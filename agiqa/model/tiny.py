@@ -85,6 +85,11 @@ def build_tiny_model(
     )
     cfg.dtype = getattr(torch, save_dtype)
     model = Qwen2VLForConditionalGeneration(cfg).to(cfg.dtype).eval()
+    # A trained LM head spreads its logits over tens of units; the default init (std 0.02) caps a
+    # random tiny model's best logit near 2.5 (so no token can pass ~1% probability) and makes it
+    # unteachable by LoRA, which cannot touch the head. Give the head the scale a trained one has.
+    with torch.no_grad():
+        model.lm_head.weight.normal_(0.0, 2.0 / text["hidden_size"] ** 0.5)
     model.save_pretrained(out)
     image_processor = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=448 * 448)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,

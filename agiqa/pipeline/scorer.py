@@ -84,7 +84,10 @@ class M3Processor:
         reqs = [DescribeRequest(a, prep.images[i], self.prompts.first_turn(a, prep.prompts[i])) for i, a in pairs]
 
         t0 = time.perf_counter()
-        descriptions = self._isolating(self.engine.describe, reqs, pairs, errors, "describe")
+        if self.cfg.engine.describe:
+            descriptions = self._isolating(self.engine.describe, reqs, pairs, errors, "describe")
+        else:  # round 1 skipped: the head reads the image and both questions only
+            descriptions = [""] * len(reqs)
         t1 = time.perf_counter()
         sreqs = [
             ScoringRequest(r.aspect, r.image, r.first_turn, d, self.prompts.second_turn(r.aspect))

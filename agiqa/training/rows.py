@@ -1,0 +1,67 @@
+"""Labelled rows for training: read Parquet shards, decode images, split reproducibly.
+
+Training commands take the same shards `agiqa score` does, plus label columns: `<aspect>_mos`
+(0-5 scale) and, for distillation and head training, `<aspect>_teacher` (the teacher's
+description). A `split` column (train/val/test, e.g. from `agiqa prepare-data`) is honoured;
+without one, a seeded random split is drawn.
+"""
+
+from __future__ import annotations
+
+import random
+
+from agiqa.errors import UserError
+
+
+def load_rows(data: str) -> list[dict]:
+    """All rows of all shards under `data` (a folder or s3:// prefix), in shard order."""
+    import pyarrow.parquet as pq
+
+    from agiqa.storage import open_store
+
+    store = open_store(data)
+    rows: list[dict] = []
+    for shard in store.list_shards(data):
+        with store.open_read(shard.uri) as f:
+            rows += pq.ParquetFile(f).read().to_pylist()
+    return rows
+
+
+def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[dict, object]]:
+    """(row, PIL image) for each row whose image decodes; refuses data lacking `need` columns."""
+    from agiqa.config import ImageLimits
+    from agiqa.pipeline.images import BadRow, decode_image
+
+    rows = load_rows(data)
+    if not rows:
+        raise UserError(f"{data}: no rows (is it a folder of Parquet shards?)")
+    missing = [c for c in ["image", "prompt", *need] if c not in rows[0]]
+    if missing:
+        raise UserError(f"{data}: missing column(s) {missing}")
+    good, bad = [], 0
+    for r in rows:
+        try:
+            good.append((r, decode_image(r.get("image"), ImageLimits())))
+        except BadRow:
+            bad += 1
+    if len(good) < min_rows:
+        raise UserError(f"{data}: {len(good)} usable rows ({bad} with bad images); need at least {min_rows}")
+    return good
+
+
+def split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded (train, val) index lists."""
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    k = int(round(n * val_fraction))
+    return idx[k:], idx[:k]
+
+
+def train_val(rows: list[dict], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """The rows' own `split` column when present (train vs val), else a seeded split."""
+    if rows and "split" in rows[0]:
+        train = [i for i, r in enumerate(rows) if r["split"] == "train"]
+        val = [i for i, r in enumerate(rows) if r["split"] == "val"]
+        if train:
+            return train, val
+    return split(len(rows), val_fraction, seed)
