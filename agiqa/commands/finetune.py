@@ -51,7 +51,7 @@ def run(args) -> int:
     from agiqa.errors import UserError
     from agiqa.model.prompts import get_prompt_set
     from agiqa.training import distill as D
-    from agiqa.training.rows import decoded_rows, train_val
+    from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
@@ -62,7 +62,7 @@ def run(args) -> int:
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"no model at {args.model} (config.json missing)")
     good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")])
-    train_idx, val_idx = train_val([r for r, _ in good], args.val_fraction, args.seed)
+    good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     processor = AutoProcessor.from_pretrained(args.model, size={"shortest_edge": 56 * 56,
                                                                 "longest_edge": args.max_pixels})
     pad_id = processor.tokenizer.pad_token_id

@@ -42,7 +42,7 @@ def run(args) -> int:
     from agiqa.model.prompts import get_prompt_set
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
-    from agiqa.training.rows import decoded_rows, train_val
+    from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
@@ -57,7 +57,7 @@ def run(args) -> int:
     engine = HFEngine(ecfg, aspects)
     init = Path(args.init_heads or Path(args.model) / "heads")
     cache = args.cache or str(Path(args.output) / ".feature-cache")
-    train_idx, val_idx = train_val([r for r, _ in good], args.val_fraction, args.seed)
+    good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     for aspect in aspects:
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
         descs = ["" if args.no_description else r[f"{aspect}_teacher"] or "" for r, _ in good]

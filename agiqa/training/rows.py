@@ -65,3 +65,14 @@ def train_val(rows: list[dict], val_fraction: float, seed: int) -> tuple[list[in
         if train:
             return train, val
     return split(len(rows), val_fraction, seed)
+
+
+def training_subset(good: list[tuple[dict, object]], val_fraction: float, seed: int):
+    """Only the rows that train or validate, in that order, with their index lists.
+
+    A prepared folder also holds `test` rows; dropping them here keeps the expensive per-row
+    work (encoding, the MLLM feature pass) to the rows that are used.
+    """
+    train_idx, val_idx = train_val([r for r, _ in good], val_fraction, seed)
+    used = [good[i] for i in train_idx + val_idx]
+    return used, list(range(len(train_idx))), list(range(len(train_idx), len(used)))

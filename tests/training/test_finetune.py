@@ -108,7 +108,18 @@ def test_saved_adapter_gives_the_scoring_engine_the_trainers_hidden_states(tiny_
 
 
 def test_cli_writes_one_servable_adapter_per_aspect_with_its_record(tiny_model_dir, demo_shards, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "agiqa", "finetune", "--data", str(demo_shards), "--model",
+    """On a prepared folder (a `split` column), train rows train, val rows validate, test rows stay out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from agiqa.training.rows import load_rows
+
+    rows = load_rows(str(demo_shards))
+    for i, r in enumerate(rows):
+        r["split"] = "train" if i < 14 else "val" if i < 18 else "test"
+    (tmp_path / "prepared").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "prepared" / "part-00000.parquet")
+    r = subprocess.run([sys.executable, "-m", "agiqa", "finetune", "--data", str(tmp_path / "prepared"), "--model",
                         str(tiny_model_dir), "--output", str(tmp_path / "ad"), "--aspects", "quality,authenticity",
                         "--max-steps", "2", "--batch-size", "4"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -116,7 +127,7 @@ def test_cli_writes_one_servable_adapter_per_aspect_with_its_record(tiny_model_d
         d = tmp_path / "ad" / aspect
         assert (d / "adapter_model.safetensors").is_file()
         rec = json.loads((d / "agiqa_distill.json").read_text())
-        assert rec["aspect"] == aspect and rec["rows_train"] + rec["rows_val"] == 24 and rec["log"]
+        assert rec["aspect"] == aspect and (rec["rows_train"], rec["rows_val"]) == (14, 4) and rec["log"]
 
 
 def test_cli_refuses_data_without_teacher_descriptions(tiny_model_dir, tmp_path):
