@@ -18,9 +18,34 @@ Test-only fault hooks (environment variables, forwarded by the driver):
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 TEST_ENV_PREFIX = "AGIQA_TEST_"
+
+
+class CallOrder:
+    """Lets numbered calls through in number order, whatever order their threads start in.
+
+    A threaded Ray actor starts its queued calls on several threads with no ordering guarantee,
+    so two `score` calls can reach the engine queue in either order. The driver numbers its calls
+    per actor (0, 1, 2, ...) and counts on them running in that order: when an actor dies, the
+    oldest uncommitted shard is the one that was running and is charged an attempt.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._cond = threading.Condition()
+
+    def run_in_turn(self, seq: int, fn, *args):
+        """Wait until every call numbered below `seq` has passed, then call `fn(*args)` and pass."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._next == seq)
+            try:
+                return fn(*args)
+            finally:
+                self._next += 1
+                self._cond.notify_all()
 
 
 class ScorerActor:
@@ -39,21 +64,27 @@ class ScorerActor:
         self.batches_seen = 0
         self.prefetched_used = 0
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
+        self._order = CallOrder()
 
     def ready(self) -> str:
         import socket
 
         return f"{socket.gethostname()}:{os.getpid()}"
 
-    def score(self, shard_dict: dict) -> dict:
+    def score(self, shard_dict: dict, seq: int) -> dict:
         """Runs on arrival (threaded actor): opening the shard starts at once on the I/O thread,
-        while the engine thread may still be busy with the shard before it."""
+        while the engine thread may still be busy with the shard before it. `seq` is the driver's
+        number for this call on this actor: shards are opened and scored in that order."""
         from agiqa.pipeline.shards import open_shard
         from agiqa.storage.base import ShardInfo
 
         shard = ShardInfo(**shard_dict)
-        opening = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
-        return self._engine.submit(self._score, shard, opening).result()
+
+        def enqueue() -> Future:
+            opening = self._io.submit(open_shard, shard, self.cfg, self.processor, self.in_store)
+            return self._engine.submit(self._score, shard, opening)
+
+        return self._order.run_in_turn(seq, enqueue).result()
 
     def _score(self, shard, opening: Future) -> dict:
         from agiqa.pipeline.shards import run_shard

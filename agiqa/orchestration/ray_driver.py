@@ -88,6 +88,7 @@ class ActorPool:
                             max_concurrency=cfg.ray.shards_in_flight_per_actor + 2)
         self.actors: list = [None] * n
         self.generation = [0] * n
+        self.calls = [0] * n  # score calls made on each actor's current generation
         self.restarts = 0
         for i in range(n):
             self.start(i)
@@ -99,6 +100,7 @@ class ActorPool:
 
     def start(self, i: int) -> None:
         self.generation[i] += 1
+        self.calls[i] = 0
         name = f"agiqa-scorer-{i}-g{self.generation[i]}-{os.getpid()}"
         self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(self.cfg_dict, self.factory)
 
@@ -161,7 +163,8 @@ def _drive(cfg, pool: ActorPool, todo, summary: JobSummary, out_store) -> None:
         for i in range(len(pool.actors)):
             while queue and len(per_actor[i]) < limit:
                 shard = queue.popleft()
-                ref = pool.actors[i].score.remote(shard.to_dict())
+                ref = pool.actors[i].score.remote(shard.to_dict(), pool.calls[i])  # numbered: run in order
+                pool.calls[i] += 1
                 inflight[ref] = (shard, i, pool.generation[i])
                 per_actor[i].append(ref)
         ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
