@@ -78,7 +78,9 @@ def load(args) -> list[dict]:
     if args.format == "aigciqa2023":
         return D.load_aigciqa2023(csv_path, images or csv_path.parent)
     if args.format == "aigiqa20k":
-        return D.load_aigiqa20k(root or csv_path.parent, images or root)
+        if root is None:
+            raise UserError("--format aigiqa20k needs --root (the folder with info_train.csv, ...)")
+        return D.load_aigiqa20k(root, images or root)
     if args.format == "parquet":
         if not args.parquet:
             raise UserError("--format parquet needs --parquet FILE_OR_FOLDER")
