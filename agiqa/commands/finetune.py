@@ -47,18 +47,13 @@ def run(args) -> int:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from agiqa.aspects import check_aspects
+    from agiqa.commands import aspects_and_prompts
     from agiqa.errors import UserError
-    from agiqa.model.prompts import get_prompt_set
     from agiqa.training import distill as D
     from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    try:
-        aspects = check_aspects([a.strip() for a in args.aspects.split(",") if a.strip()])
-        prompts = get_prompt_set(args.prompt_set)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"no model at {args.model} (config.json missing)")
     good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")])

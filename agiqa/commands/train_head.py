@@ -34,22 +34,17 @@ def run(args) -> int:
     import logging
     from pathlib import Path
 
-    from agiqa.aspects import check_aspects
+    from agiqa.commands import aspects_and_prompts
     from agiqa.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
     from agiqa.model.head import M3Head
-    from agiqa.model.prompts import get_prompt_set
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
     from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    try:
-        aspects = check_aspects([a.strip() for a in args.aspects.split(",") if a.strip()])
-        prompts = get_prompt_set(args.prompt_set)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
     need = [f"{a}_mos" for a in aspects] + ([] if args.no_description else [f"{a}_teacher" for a in aspects])
     good = decoded_rows(args.data, need)
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
