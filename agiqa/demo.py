@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not (model / "agiqa_model.json").is_file():
-        step("build a tiny random-weight model (Qwen2-VL + LoRA per aspect + M3 heads)",
-             ["make-tiny-model", str(model)])
+        step("build a tiny model (Qwen2-VL + LoRA per aspect + M3 heads): random weights, the vision tower "
+             "pretrained on procedural images", ["make-tiny-model", str(model), "--pretrain-vision"])
     if not data.is_dir():
         step("write held-out procedural shards with known MOS", ["make-demo-data", str(data), "--rows",
                                                                  str(args.rows), "--shards", str(args.shards),

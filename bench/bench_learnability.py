@@ -3,7 +3,7 @@
 Runs the real commands end to end on the procedural dataset whose true MOS is known
 (agiqa/training/learnability.py), on the tiny random-weight model:
 
-    make-tiny-model -> make-demo-data (train, test) -> finetune (LoRA per aspect)
+    make-tiny-model [--pretrain-vision] -> make-demo-data (train, test) -> finetune (LoRA per aspect)
     -> train-head (teacher descriptions) -> score test (the adapted model describes) -> eval
 
 and the ablation: a head trained and scored with round 1 skipped (empty description). Prints
@@ -47,6 +47,8 @@ def main() -> int:
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
     ap.add_argument("--tune-vision", action="store_true", help="finetune --tune-vision (see docs/training.md)")
+    ap.add_argument("--random-vision", action="store_true",
+                    help="keep the tiny model's vision tower random (no make-tiny-model --pretrain-vision)")
     args = ap.parse_args()
     w = Path(args.workdir)
     model, train, test = w / "model", w / "train", w / "test"
@@ -55,7 +57,7 @@ def main() -> int:
     t: dict[str, float] = {}
     t["make"] = 0.0
     if not model.is_dir():
-        t["make"] += agiqa("make-tiny-model", str(model))
+        t["make"] += agiqa("make-tiny-model", str(model), *([] if args.random_vision else ["--pretrain-vision"]))
     if not train.is_dir():
         t["make"] += agiqa("make-demo-data", str(train), "--rows", str(args.train_rows), "--shards", "4", "--seed",
                            "11")

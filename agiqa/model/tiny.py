@@ -38,11 +38,15 @@ def build_tiny_model(
     vocab_size_padded: int | None = None,
     save_dtype: str = "float32",
     with_adapters: bool = True,
+    pretrain_vision: dict | None = None,
 ) -> Path:
     """Write a tiny Qwen2-VL + per-aspect LoRA adapters + per-aspect M3 heads to `out`.
 
     `text_config` / `vision_config` / `vocab_size_padded` override the shapes, so benchmarks can
     build a random-weight model of a real size (e.g. Qwen2-VL-2B's) through the same code.
+    `pretrain_vision` (keyword arguments of `pretrain_vision_tower`, `{}` for its defaults) gives
+    the vision tower a short pretraining on procedural images, as a real checkpoint's tower has
+    had (agiqa/model/vision_pretrain.py); the language model stays random either way.
     """
     import torch
     from peft import LoraConfig, get_peft_model
@@ -90,10 +94,17 @@ def build_tiny_model(
     # unteachable by LoRA, which cannot touch the head. Give the head the scale a trained one has.
     with torch.no_grad():
         model.lm_head.weight.normal_(0.0, 2.0 / text["hidden_size"] ** 0.5)
-    model.save_pretrained(out)
     image_processor = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=448 * 448)
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok,
                                  video_processor=Qwen2VLVideoProcessor(), chat_template=QWEN2VL_CHAT_TEMPLATE)
+    vision_report = None
+    if pretrain_vision is not None:
+        from agiqa.model.vision_pretrain import pretrain_vision_tower
+
+        model.float()
+        vision_report = pretrain_vision_tower(model, processor, **pretrain_vision)
+        model.to(cfg.dtype).eval()
+    model.save_pretrained(out)
     processor.save_pretrained(out)
     tok.save_pretrained(out)
     GenerationConfig(eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]).save_pretrained(out)
@@ -115,5 +126,6 @@ def build_tiny_model(
     (out / "agiqa_model.json").write_text(json.dumps({
         "kind": "tiny-random", "family": "qwen2_vl", "seed": seed, "aspects": list(ASPECTS),
         "note": "random weights for tests and demos; its scores mean nothing until trained",
+        "vision_pretraining": vision_report or "none (random vision tower)",
     }, indent=2) + "\n")
     return out

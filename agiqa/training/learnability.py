@@ -1,7 +1,8 @@
 """A procedural dataset whose true MOS is known, for demos and learnability benchmarks.
 
 Each row is drawn from its prompt ("three red circles on a white background"), then:
-- quality: degraded by known amounts (blur, noise, JPEG, downscale) → quality MOS;
+- quality: degraded by a known amount of one kind (blur, noise, JPEG, downscale) → quality MOS
+  by severity (one kind per image, strong enough to see at 96 px: the dataset is for learning);
 - correspondence: with some probability rendered against a different colour/shape/count
   than the prompt asks → correspondence MOS by the number of mismatched attributes;
 - authenticity: given synthetic artefacts (glitch blocks, colour blotches) → authenticity MOS.
@@ -20,6 +21,17 @@ COLORS = {"red": (220, 30, 30), "green": (30, 170, 60), "blue": (40, 70, 220), "
 SHAPES = ("circle", "square", "triangle")
 COUNTS = {1: "one", 2: "two", 3: "three", 4: "four"}
 BACKGROUNDS = {"white": (245, 245, 245), "black": (15, 15, 15)}
+# quality degradations: amount per severity 1..3 (Gaussian radius, noise sigma, JPEG quality,
+# downscale factor, for 96-px images); severity 0 (a quarter of the images) is a clean image
+DEGRADATIONS = {"blur": (1.0, 2.0, 3.5), "noise": (12.0, 30.0, 60.0), "jpeg": (20, 8, 2), "downscale": (2, 4, 8)}
+SEVERITY_WORDS = ("slightly", "clearly", "heavily")
+DEGRADATION_WORDS = {"blur": "blurred", "noise": "noisy", "jpeg": "blocky from compression",
+                     "downscale": "pixelated"}
+MAX_GLITCHES = 4
+ATTRIBUTES = ("count", "color", "shape")  # what a mismatched rendering changes
+# what `render_row` reports as facts, and how many classes each has
+FACT_CLASSES = {"count": len(COUNTS), "color": len(COLORS), "shape": len(SHAPES), "background": len(BACKGROUNDS),
+                "degradation": 1 + len(DEGRADATIONS), "severity": 4, "glitches": MAX_GLITCHES + 1}
 
 
 def _draw(scene: dict, size: int, rng: random.Random):
@@ -27,7 +39,7 @@ def _draw(scene: dict, size: int, rng: random.Random):
 
     im = Image.new("RGB", (size, size), BACKGROUNDS[scene["background"]])
     d = ImageDraw.Draw(im)
-    r = size // 8
+    r = size // 6
     for _ in range(scene["count"]):
         cx, cy = rng.randint(r, size - r), rng.randint(r, size - r)
         box = (cx - r, cy - r, cx + r, cy + r)
@@ -41,20 +53,30 @@ def _draw(scene: dict, size: int, rng: random.Random):
     return im
 
 
-def _word(level: float, words: tuple[str, str, str]) -> str:
-    return words[0] if level < 0.15 else words[1] if level < 0.6 else words[2]
+def _things(scene: dict) -> str:
+    plural = "s" if scene["count"] > 1 else ""
+    return f"{COUNTS[scene['count']]} {scene['color']} {scene['shape']}{plural} on a {scene['background']} background"
 
 
 def make_row(i: int, seed: int, size: int = 96) -> dict:
     """One row: encoded image, prompt, true MOS per aspect, teacher description per aspect."""
+    return render_row(i, seed, size)[0]
+
+
+def render_row(i: int, seed: int, size: int = 96) -> tuple[dict, dict]:
+    """(row, facts): the row as `make_row` gives it, and what was drawn and done to its image.
+
+    The facts (shown count/colour/shape/background, degradation levels, glitch count, as class
+    indices) are what a pretrained vision encoder perceives; `agiqa/model/vision_pretrain.py`
+    uses them to give the tiny model's random vision tower such a pretraining.
+    """
     import numpy as np
     from PIL import ImageFilter
 
     rng = random.Random(seed * 1_000_003 + i)
     asked = {"count": rng.choice(list(COUNTS)), "color": rng.choice(list(COLORS)),
              "shape": rng.choice(SHAPES), "background": rng.choice(list(BACKGROUNDS))}
-    prompt = f"{COUNTS[asked['count']]} {asked['color']} {asked['shape']}{'s' if asked['count'] > 1 else ''} " \
-             f"on a {asked['background']} background"
+    prompt = _things(asked)
     shown = dict(asked)
     wrong = []
     if rng.random() < 0.5:
@@ -64,53 +86,53 @@ def make_row(i: int, seed: int, size: int = 96) -> dict:
             wrong.append(attr)
     im = _draw(shown, size, rng)
 
-    # authenticity: artefacts
-    glitches = rng.choice([0, 0, 1, 2, 3, 4])
+    # authenticity: glitch artefacts, blocks of scan lines in random colours (unlike any object)
+    glitches = rng.choice([0, 0, *range(1, MAX_GLITCHES + 1)])
     arr = np.asarray(im).copy()
     nrng = np.random.default_rng(seed * 7919 + i)
     for _ in range(glitches):
         gs = size // 5
         x, y = nrng.integers(0, size - gs, 2)
-        block = arr[y : y + gs, x : x + gs].reshape(-1, 3)
-        arr[y : y + gs, x : x + gs] = nrng.permutation(block).reshape(gs, gs, 3) ^ nrng.integers(0, 255, 3,
-                                                                                                dtype=np.uint8)
+        arr[y : y + gs, x : x + gs] = nrng.integers(0, 256, (gs, 1, 3), dtype=np.uint8)
     from PIL import Image
 
     im = Image.fromarray(arr)
-    # quality: degradations
-    blur, noise = rng.choice([0.0, 0.0, 0.5, 1.0, 2.0, 3.0]), rng.choice([0.0, 0.0, 8.0, 20.0, 40.0])
-    jpeg_q, down = rng.choice([95, 95, 60, 30, 10]), rng.choice([1, 1, 2, 4])
-    if blur:
-        im = im.filter(ImageFilter.GaussianBlur(blur))
-    if noise:
-        a = np.asarray(im).astype(np.float32) + nrng.normal(0, noise, (size, size, 3))
+    # quality: one degradation, of a known kind and severity (0 = none)
+    severity = rng.randint(0, 3)
+    kind = rng.choice(list(DEGRADATIONS)) if severity else "none"
+    amount = DEGRADATIONS[kind][severity - 1] if severity else None
+    if kind == "blur":
+        im = im.filter(ImageFilter.GaussianBlur(amount))
+    elif kind == "noise":
+        a = np.asarray(im).astype(np.float32) + nrng.normal(0, amount, (size, size, 3))
         im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
-    if down > 1:
-        im = im.resize((size // down, size // down)).resize((size, size), Image.NEAREST)
+    elif kind == "downscale":
+        im = im.resize((size // amount, size // amount)).resize((size, size), Image.NEAREST)
     buf = io.BytesIO()
-    if jpeg_q < 95:
-        im.save(buf, "JPEG", quality=jpeg_q)
+    if kind == "jpeg":
+        im.save(buf, "JPEG", quality=amount)
     else:
         im.save(buf, "PNG")
 
-    lv = {"blur": blur / 3, "noise": noise / 40, "jpeg": (95 - jpeg_q) / 85, "down": math.log2(down) / 2}
-    q_mos = 5 - (1.5 * lv["blur"] + 1.5 * lv["noise"] + 1.0 * lv["jpeg"] + 1.0 * lv["down"])
+    q_mos = 4.8 - 1.3 * severity
     c_mos = 4.8 - 1.5 * len(wrong)
     a_mos = 4.8 - 1.1 * glitches
-    q_desc = (f"The image is {_word(lv['blur'], ('sharp', 'slightly blurred', 'heavily blurred'))}, "
-              f"{_word(lv['noise'], ('clean', 'slightly noisy', 'very noisy'))}, with "
-              f"{_word(lv['jpeg'], ('no', 'mild', 'strong'))} compression artefacts and "
-              f"{_word(lv['down'], ('full', 'reduced', 'low'))} resolution.")
-    c_desc = (f"The image shows {COUNTS[shown['count']]} {shown['color']} {shown['shape']}s on a "
-              f"{shown['background']} background. "
-              + ("It matches the prompt." if not wrong else f"The {', '.join(wrong)} is wrong for the prompt."))
+    q_desc = ("The image is sharp and clean." if not severity else
+              f"The image is {SEVERITY_WORDS[severity - 1]} {DEGRADATION_WORDS[kind]}.")
+    c_desc = (f"The image shows {_things(shown)}. "
+              + ("It matches the prompt." if not wrong else
+                 f"The {' and '.join(sorted(wrong, key=ATTRIBUTES.index))} {'is' if len(wrong) == 1 else 'are'} wrong for the prompt."))
     a_desc = ("It looks natural with no artificial parts." if glitches == 0 else
-              f"It has {'a few' if glitches <= 2 else 'many'} glitch artefacts; it looks artificial.")
-    return {"id": f"{seed}-{i}", "image": buf.getvalue(), "prompt": prompt,
+              f"It has {COUNTS[glitches]} glitch artefact{'s' if glitches > 1 else ''}; it looks artificial.")
+    facts = {"count": list(COUNTS).index(shown["count"]), "color": list(COLORS).index(shown["color"]),
+             "shape": SHAPES.index(shown["shape"]), "background": list(BACKGROUNDS).index(shown["background"]),
+             "degradation": ("none", *DEGRADATIONS).index(kind), "severity": severity, "glitches": glitches}
+    row = {"id": f"{seed}-{i}", "image": buf.getvalue(), "prompt": prompt,
             "quality_mos": round(float(min(5, max(0, q_mos))), 4),
             "correspondence_mos": round(float(min(5, max(0, c_mos))), 4),
             "authenticity_mos": round(float(min(5, max(0, a_mos))), 4),
             "quality_teacher": q_desc, "correspondence_teacher": c_desc, "authenticity_teacher": a_desc}
+    return row, facts
 
 
 def write_shards(out: str, rows: int, shards: int, seed: int = 0, size: int = 96) -> list[str]:
