@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     step("compare with the known MOS", ["eval", "--scored", str(scored), "--labels", str(data)])
     print(f"\nScored shards are in {scored}/ (Parquet); rerun `make demo` to see committed shards skipped.")
     if trained:
-        print("The tiny model's vision tower is random and frozen, so the adapted describer learns the teacher's "
-              "phrasing\nbut sees little of each image: expect modest SRCC here (docs/training.md, "
+        print("The tiny model's language model is random and its vision tower had two minutes of pretraining: "
+              "expect high\nauthenticity SRCC and modest quality and correspondence SRCC here (docs/training.md, "
               "'Learnability').")
     return 0
 
