@@ -7,7 +7,7 @@ describer can be distilled from it on CPU. This module stands in for that pretra
 *separate* procedural set (its own seed; never the rows a benchmark trains or tests on): the
 tower, merger included, learns to tell what was drawn (count, colour, shape, background) and
 what was done to the image (kind and severity of degradation, glitch blocks), through linear
-read-outs of its mean-pooled image tokens, which are thrown away afterwards.
+read-outs of its mean- and max-pooled image tokens, which are thrown away afterwards.
 
 Only the vision tower changes; the language model stays random, so the describer still has to
 learn, through its LoRA adapter, to put what the tower sees into words, and the heads still have
@@ -61,13 +61,18 @@ def dct_patch_basis(embed_dim: int, patch: int, channels: int = 3, temporal: int
 
 
 def _pooled(visual, pixel_values, grid_thw):
-    """Mean of each image's merged tokens (the tokens the language model receives)."""
+    """Mean and max of each image's merged tokens (the tokens the language model receives), joined.
+
+    The max makes single tokens answerable for what lies in their patch (an object's shape, a
+    glitch block), as a language model attending to one token needs; mean pooling alone left
+    count and shape at 0.70 / 0.57 held-out accuracy, mean and max reach 0.84 / 0.78.
+    """
     import torch
 
     out = visual(pixel_values, grid_thw=grid_thw)
     out = getattr(out, "pooler_output", out)
     per_image = (grid_thw.prod(-1) // visual.spatial_merge_size**2).tolist()
-    return torch.stack([t.mean(0) for t in torch.split(out, per_image)])
+    return torch.stack([torch.cat([t.mean(0), t.amax(0)]) for t in torch.split(out, per_image)])
 
 
 def _init_for_pretraining(visual, sample_patches) -> None:
@@ -120,8 +125,8 @@ def pretrain_vision_tower(model, processor, rows: int = 3000, seed: int = 1000, 
     test_pixels, test_grid, test_facts = draw(test_rows, seed + 1)
     torch.manual_seed(seed)
     _init_for_pretraining(visual, torch.cat(train_pixels[:500]))
-    hidden = visual.merger.mlp[-1].out_features
-    readouts = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in FACT_CLASSES.items()})
+    pooled_width = 2 * visual.merger.mlp[-1].out_features  # mean and max
+    readouts = nn.ModuleDict({k: nn.Linear(pooled_width, n) for k, n in FACT_CLASSES.items()})
 
     def batch(pixels, grid, idx):
         return _pooled(visual, torch.cat([pixels[i] for i in idx]), grid[idx])

@@ -35,7 +35,7 @@ def test_procedural_data_mos_follows_degradations():
     from agiqa.training.learnability import make_row
 
     rows = [make_row(i, seed=0) for i in range(200)]
-    for aspect, word in (("quality", "heavily blurred"), ("correspondence", "wrong for the prompt"),
+    for aspect, word in (("quality", "heavily blurred"), ("correspondence", "is wrong"),
                          ("authenticity", "glitch")):
         bad = [r[f"{aspect}_mos"] for r in rows if word in r[f"{aspect}_teacher"]]
         good = [r[f"{aspect}_mos"] for r in rows if word not in r[f"{aspect}_teacher"]]
