@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nScored shards are in {scored}/ (Parquet); rerun `make demo` to see committed shards skipped.")
     if trained:
         print("The tiny model's language model is random and its vision tower had two minutes of pretraining: "
-              "expect high\nauthenticity SRCC and modest quality and correspondence SRCC here (docs/training.md, "
-              "'Learnability').")
+              "expect quality\nand authenticity SRCC near 0.7-0.9 and low correspondence SRCC here "
+              "(docs/training.md, 'Learnability').")
     return 0
 
 
