@@ -46,6 +46,7 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
+    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj", help="finetune --lora-targets")
     ap.add_argument("--tune-vision", action="store_true", help="finetune --tune-vision (see docs/training.md)")
     ap.add_argument("--random-vision", action="store_true",
                     help="keep the tiny model's vision tower random (no make-tiny-model --pretrain-vision)")
@@ -66,6 +67,7 @@ def main() -> int:
                            "12")
     t["finetune"] = agiqa("finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
                           "--aspects", args.aspects, "--epochs", args.ft_epochs, "--lr", args.ft_lr,
+                          "--lora-targets", args.lora_targets,
                           *(["--tune-vision"] if args.tune_vision else []))
     t["train_head"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                             "--output", str(heads), "--aspects", args.aspects, "--epochs", args.head_epochs,

@@ -33,6 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--tune-vision", action="store_true",
                    help="Also train the vision tower in full (reference: tune_vision=true). The adapter then "
                         "carries it (modules_to_save): hf serves it; vLLM needs `agiqa merge-adapter` first.")
+    p.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj",
+                   help="Language-model linear layers to adapt, comma-separated (any of q_proj, k_proj, v_proj, "
+                        "o_proj, gate_proj, up_proj, down_proj; all are servable by vLLM).")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU).")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--deepspeed", help="DeepSpeed JSON config (multi-GPU; launch with torchrun or deepspeed).")
@@ -54,6 +57,7 @@ def run(args) -> int:
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
+    lora_targets = lora_targets_arg(args.lora_targets)
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"no model at {args.model} (config.json missing)")
     good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")])
@@ -66,7 +70,7 @@ def run(args) -> int:
                                  batch_size=args.batch_size, grad_accum=args.grad_accum, lora_rank=args.lora_rank,
                                  lora_alpha=args.lora_alpha, seed=args.seed, bf16=args.bf16,
                                  gradient_checkpointing=args.gradient_checkpointing, deepspeed=args.deepspeed,
-                                 tune_vision=args.tune_vision)
+                                 tune_vision=args.tune_vision, lora_targets=lora_targets)
     out = Path(args.output)
     for aspect in aspects:
         t0 = time.perf_counter()
@@ -90,3 +94,17 @@ def run(args) -> int:
             print(f"{aspect}: {len(train)} rows, {time.perf_counter() - t0:.0f}s; assistant-token val loss "
                   f"{before:.3f} -> {after:.3f}; wrote {out / aspect}", flush=True)
     return 0
+
+
+def lora_targets_arg(value: str) -> tuple[str, ...]:
+    """`--lora-targets` as a tuple, refused before any work when a name is not a language-model layer."""
+    from agiqa.errors import UserError
+    from agiqa.model.tiny import LM_LINEAR_MODULES
+
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in LM_LINEAR_MODULES]
+    if not names or unknown:
+        raise UserError(f"--lora-targets {value!r}: {unknown or 'empty'} not among the language model's linear "
+                        f"layers {', '.join(LM_LINEAR_MODULES)} (vision-tower LoRA cannot be served by vLLM; "
+                        "use --tune-vision for that)")
+    return names

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.conversation import ConversationRenderer
+from agiqa.model.tiny import LM_LINEAR_MODULES
 
 log = logging.getLogger(__name__)
 
-_LM_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def check_servable_adapter(path: Path) -> None:
@@ -41,7 +41,7 @@ def check_servable_adapter(path: Path) -> None:
         if any(k in targets for k in ("visual", "vision", "vpm", "resampler", "embed")):
             problems.append(f"its target_modules regex {targets!r} reaches outside the language model")
     else:
-        outside = [t for t in targets if t not in _LM_MODULES]
+        outside = [t for t in targets if t not in LM_LINEAR_MODULES]
         if outside:
             problems.append(f"it targets {outside}, outside the language model's linear layers")
     if problems:

@@ -20,6 +20,9 @@ from pathlib import Path
 from agiqa.aspects import ASPECTS
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # Qwen2-VL: language model only
+# the language model's linear layers, the modules vLLM can serve LoRA on (the vision tower's are
+# named qkv/proj/fc1/fc2, so these names never reach it)
+LM_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 TINY_TEXT = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2)
 TINY_VISION = dict(depth=2, embed_dim=64, hidden_size=128, num_heads=2, mlp_ratio=2, patch_size=14,

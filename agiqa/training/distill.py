@@ -133,10 +133,11 @@ class DistillSettings:
     gradient_checkpointing: bool = False
     deepspeed: str | None = None
     tune_vision: bool = False  # also train the whole vision tower (the reference's tune_vision=true)
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")  # language-model modules
 
 
 def add_lora(model, s: DistillSettings):
-    """Wrap `model` with a fresh LoRA on the language model's attention projections.
+    """Wrap `model` with a fresh LoRA on the language model's `s.lora_targets` (attention by default).
 
     With `tune_vision`, the vision tower is trained in full too and saved inside the adapter
     (`modules_to_save`), as the reference does; vLLM cannot serve such an adapter as LoRA, so
@@ -144,10 +145,8 @@ def add_lora(model, s: DistillSettings):
     """
     from peft import LoraConfig, get_peft_model
 
-    from agiqa.model.tiny import LORA_TARGETS
-
     cfg = LoraConfig(r=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout, bias="none",
-                     target_modules=LORA_TARGETS, task_type="CAUSAL_LM",
+                     target_modules=list(s.lora_targets), task_type="CAUSAL_LM",
                      modules_to_save=["visual"] if s.tune_vision else None)
     peft_model = get_peft_model(model, cfg)
     stray = [n for n, _ in peft_model.named_modules() if "lora_A" in n and "language_model" not in n]

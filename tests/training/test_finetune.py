@@ -140,3 +140,22 @@ def test_cli_refuses_data_without_teacher_descriptions(tiny_model_dir, tmp_path)
                         str(tiny_model_dir), "--output", str(tmp_path / "o"), "--aspects", "quality"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "quality_teacher" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_mlp_lora_targets_stay_in_the_language_model_and_stay_servable(tiny_model_dir, tmp_path):
+    from agiqa.engines.vllm import check_servable_adapter
+
+    model = _fresh_lora(tiny_model_dir, lora_targets=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
+    adapted = {n.rsplit(".lora_A", 1)[0].rsplit(".", 1)[-1] for n, _ in model.named_modules() if n.endswith("lora_A")}
+    assert adapted == {"q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"}
+    assert all("language_model" in n for n, _ in model.named_modules() if n.endswith("lora_A"))
+    model.save_pretrained(tmp_path / "ad")
+    check_servable_adapter(tmp_path / "ad")  # raises when vLLM could not serve it
+
+
+def test_cli_refuses_lora_targets_outside_the_language_model(tiny_model_dir, demo_shards, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "agiqa", "finetune", "--data", str(demo_shards), "--model",
+                        str(tiny_model_dir), "--output", str(tmp_path / "o"), "--lora-targets", "q_proj,fc1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "fc1" in r.stderr and "linear layers" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
