@@ -9,7 +9,7 @@ Runs the real commands end to end on the procedural dataset whose true MOS is kn
 and the ablation: a head trained and scored with round 1 skipped (empty description). Prints
 per-stage wall time and SRCC/PLCC per aspect for both, and writes them as JSON.
 
-    python bench/bench_learnability.py [--workdir DIR] [--train-rows 400] [--test-rows 150]
+    python bench/bench_learnability.py [--workdir DIR] [--train-rows 600] [--test-rows 100]
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def agiqa(*args: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default="/tmp/agiqa-learnability")
-    ap.add_argument("--train-rows", type=int, default=400)
-    ap.add_argument("--test-rows", type=int, default=150)
+    ap.add_argument("--train-rows", type=int, default=600)
+    ap.add_argument("--test-rows", type=int, default=100)
     ap.add_argument("--ft-epochs", default="12")
     ap.add_argument("--ft-lr", default="2e-3")
     ap.add_argument("--head-epochs", default="15")
@@ -46,7 +46,8 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
-    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj", help="finetune --lora-targets")
+    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                    help="finetune --lora-targets (attention + MLP: the comparison correspondence needs)")
     ap.add_argument("--tune-vision", action="store_true", help="finetune --tune-vision (see docs/training.md)")
     ap.add_argument("--random-vision", action="store_true",
                     help="keep the tiny model's vision tower random (no make-tiny-model --pretrain-vision)")
