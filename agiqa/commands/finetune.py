@@ -33,7 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--tune-vision", action="store_true",
                    help="Also train the vision tower in full (reference: tune_vision=true). The adapter then "
                         "carries it (modules_to_save): hf serves it; vLLM needs `agiqa merge-adapter` first.")
-    p.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj",
+    from agiqa.model.tiny import LORA_TARGETS
+
+    p.add_argument("--lora-targets", default=",".join(LORA_TARGETS),
                    help="Language-model linear layers to adapt, comma-separated (any of q_proj, k_proj, v_proj, "
                         "o_proj, gate_proj, up_proj, down_proj; all are servable by vLLM).")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU).")

@@ -25,6 +25,7 @@ import torch
 from agiqa.aspects import rating_for_score
 from agiqa.engines.base import ScoringRequest
 from agiqa.model.prompts import scoring_messages
+from agiqa.model.tiny import LORA_TARGETS
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -133,7 +134,7 @@ class DistillSettings:
     gradient_checkpointing: bool = False
     deepspeed: str | None = None
     tune_vision: bool = False  # also train the whole vision tower (the reference's tune_vision=true)
-    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")  # language-model modules
+    lora_targets: tuple[str, ...] = tuple(LORA_TARGETS)  # language-model modules (attention by default)
 
 
 def add_lora(model, s: DistillSettings):

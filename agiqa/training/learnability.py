@@ -41,7 +41,7 @@ def _draw(scene: dict, size: int, rng: random.Random):
 
     The texture (a 2-px checker, darker on white, lighter on black) stands in for the fine detail
     real images have: on flat colours, mild JPEG or a 2× downscale change almost nothing, and a
-    small vision tower reached only ~0.4 held-out severity accuracy; with it, ~0.75 (docs/training.md).
+    small vision tower reached only ~0.4 held-out severity accuracy; with it, ~0.8 (docs/training.md).
     One object per quadrant (jittered) keeps the count visible: overlapping objects could not be told apart.
     """
     import numpy as np
