@@ -19,7 +19,7 @@ test: install
 	@$(PY) -m pytest -q -p no:cacheprovider --timeout=900 tests
 
 test-fast: install
-	@$(PY) -m pytest -q -x tests/core
+	@$(PY) -m pytest -q -x -m 'not slow' tests/runner tests/config tests/test_layering.py tests/stages tests/methods
 
 lint: install
 	@.venv/bin/ruff check agiqa tests bench jobs
@@ -27,6 +27,7 @@ lint: install
 bench: install
 	@$(PY) bench/bench_fold.py
 	@$(PY) bench/bench_batching.py
+	@$(PY) bench/bench_runner.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

@@ -7,6 +7,8 @@ excellent. Keeping the mapping here means heads, prompts and training all agree 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 ASPECTS: tuple[str, ...] = ("quality", "correspondence", "authenticity")
 RATING_WORDS: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
 MOS_MIN, MOS_MAX = 0.0, 5.0
@@ -18,6 +20,27 @@ def rating_for_score(score: float) -> str:
         if score < i + 1:
             return word
     return RATING_WORDS[-1]
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What a method's scores mean: their range and direction, so ratings, filters and audits
+    can treat every method alike (a rating word is the score's fifth of the range)."""
+
+    low: float = MOS_MIN
+    high: float = MOS_MAX
+    higher_is_better: bool = True
+
+    def rating(self, score: float) -> str:
+        """Rating word for `score`: the range cut in five equal parts (the MOS thresholds on 0-5)."""
+        x = (score - self.low) / (self.high - self.low) * len(RATING_WORDS)
+        if not self.higher_is_better:
+            x = len(RATING_WORDS) - x
+        return rating_for_score(x)
+
+
+#: The scale people's mean opinion scores are given on: 0-5, higher is better.
+MOS_SPEC = ScoreSpec()
 
 
 def check_aspects(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -6,18 +6,18 @@ import argparse
 import importlib
 import sys
 
-from agiqa.errors import UserError
+from agiqa.errors import AgiqaError
 
 #: subcommand -> (module under agiqa.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("score", "Score Parquet shards of image-prompt pairs (local folder or s3://)."),
-    "make-tiny-model": ("make_tiny_model", "Build a tiny random-weight MLLM + adapters + heads (offline)."),
+    "make-tiny-model": ("make_tiny_model", "Build a tiny random-weight Qwen2-VL with per-aspect LoRA adapters and M3 heads."),
     "make-demo-data": ("make_demo_data", "Write procedural image-prompt shards whose true MOS is known."),
     "merge-adapter": ("merge_adapter", "Merge a LoRA adapter into its base model (for vLLM)."),
-    "import-reference-head": ("import_reference_head", "Import an M3-AGIQA Lightning head checkpoint."),
-    "prepare-data": ("prepare_data", "Convert AGIQA-3K / AIGCIQA2023 / AIGIQA-20K / records into split shards."),
-    "finetune": ("finetune", "Distil the describer: LoRA on two-round teacher conversations, per aspect."),
-    "train-head": ("train_head", "Train one M3 head per aspect on MOS labels (cached features)."),
+    "import-reference-head": ("import_reference_head", "Import an M3-AGIQA Lightning head checkpoint, folding W with the base model's LM head."),
+    "prepare-data": ("prepare_data", "Convert AGIQA-3K / AIGCIQA2023 / AIGIQA-20K / reference records / Parquet into split shards."),
+    "finetune": ("finetune", "Distil the describer: LoRA on two-round teacher conversations, one adapter per aspect."),
+    "train-head": ("train_head", "Train one M3 head per aspect on MOS labels (features cached once, epochs from the cache)."),
     "eval": ("eval", "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."),
 }
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agiqa: interrupted", file=sys.stderr)
         return 130
-    except UserError as e:
+    except AgiqaError as e:
         print(f"agiqa {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,5 +1,18 @@
-"""Errors the CLI prints as one clear message, without a traceback."""
+"""The library's error types. Library code raises these; only `agiqa.commands`/`agiqa.cli` turn them
+into exit codes (2: fix the setup and run again) and one-line messages without a traceback."""
 
 
-class UserError(Exception):
-    """A problem the user can fix (bad config, missing file, unreachable bucket)."""
+class AgiqaError(Exception):
+    """A problem the user can fix (bad config, missing file, unreachable bucket, unusable data)."""
+
+
+class ConfigError(AgiqaError, ValueError):
+    """Configuration that cannot work; raised before any shard is touched or any model loads."""
+
+
+class DataError(AgiqaError):
+    """Input data that cannot be used as given (no rows, missing columns)."""
+
+
+#: The name commands use for "tell the user and exit 2".
+UserError = AgiqaError

@@ -32,26 +32,25 @@ def make_rows(n: int, seed: int = 0):
     return images, prompts
 
 
-def reference_loop(proc, batch) -> None:
+def reference_loop(stage, batch) -> None:
     """One row, one aspect at a time: describe, forward, head (the reference's inference loop)."""
     from agiqa.engines.base import DescribeRequest, ScoringRequest
 
-    prep = proc.prepare(batch)
+    m = stage.method
+    prep = stage.prepare(batch)
     for i in range(prep.n):
-        for a in proc.aspects:
-            first = proc.prompts.first_turn(a, prep.prompts[i])
-            desc = proc.engine.describe([DescribeRequest(a, prep.images[i], first)])[0]
-            h = proc.engine.hidden_states([ScoringRequest(a, prep.images[i], first, desc,
-                                                          proc.prompts.second_turn(a))])
-            proc.heads[a].score(h)
+        for a in m.aspects:
+            first = m.prompts.first_turn(a, prep.prompts[i])
+            desc = m.engine.describe([DescribeRequest(a, prep.images[i], first)])[0]
+            h = m.engine.hidden_states([ScoringRequest(a, prep.images[i], first, desc, m.prompts.second_turn(a))])
+            m.heads[a].score(h)
 
 
 def main() -> None:
     import pyarrow as pa
 
-    from agiqa.config import JobConfig
-    from agiqa.model.tiny import build_tiny_model
-    from agiqa.pipeline.factory import build_processor
+    from agiqa.testing.tiny_model import build_tiny_model
+    from bench.m3 import m3_stage
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=32)
@@ -63,9 +62,7 @@ def main() -> None:
     args = ap.parse_args()
 
     model = args.model or build_tiny_model(tempfile.mkdtemp() + "/tiny")
-    cfg = JobConfig(input="-", output="-", engine={"model": str(model), "max_new_tokens": args.max_new_tokens,
-                                                   "batch_size": args.batch_size, "device": args.device})
-    proc = build_processor(cfg)
+    proc = m3_stage(model, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device)
     images, prompts = make_rows(args.rows)
     table = pa.table({"id": list(range(args.rows)), "image": images, "prompt": prompts})
     proc.process(proc.prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
@@ -84,7 +81,7 @@ def main() -> None:
             fn()
             res[name].append(args.rows / (time.perf_counter() - t))
     b, s = max(res["batched"]), max(res["one-at-a-time"])
-    print(f"rows={args.rows} aspects={len(cfg.aspects)} batch_size={args.batch_size} "
+    print(f"rows={args.rows} aspects={len(proc.method.aspects)} batch_size={args.batch_size} "
           f"max_new_tokens={args.max_new_tokens} device={args.device}")
     print(f"  batched        {b:8.2f} rows/s  (runs: {', '.join(f'{x:.2f}' for x in res['batched'])})")
     print(f"  one-at-a-time  {s:8.2f} rows/s  (runs: {', '.join(f'{x:.2f}' for x in res['one-at-a-time'])})")

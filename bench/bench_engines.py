@@ -20,10 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import pyarrow as pa
 
-    from agiqa.config import JobConfig
-    from agiqa.model.tiny import build_tiny_model
-    from agiqa.pipeline.factory import build_processor
+    from agiqa.testing.tiny_model import build_tiny_model
     from bench.bench_batching import make_rows
+    from bench.m3 import m3_stage
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=48)
@@ -36,10 +35,8 @@ def main() -> None:
     table = pa.table({"id": list(range(args.rows)), "image": images, "prompt": prompts})
     procs, startup = {}, {}
     for name in ("hf", "vllm"):
-        cfg = JobConfig(input="-", output="-", engine={"name": name, "model": str(model), "batch_size": args.batch_size,
-                                                       "max_new_tokens": args.max_new_tokens})
         t = time.perf_counter()
-        procs[name] = build_processor(cfg)
+        procs[name] = m3_stage(model, name=name, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
         startup[name] = time.perf_counter() - t
         procs[name].process(procs[name].prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
     res: dict[str, list[float]] = {"hf": [], "vllm": []}
@@ -57,8 +54,8 @@ def main() -> None:
     print(f"  ratio vllm / hf: {vl / hf:.2f}x")
     for name, p in procs.items():
         t = p.times
-        print(f"  {name:5s} time split over all runs: describe {t.describe:.1f} s, scoring pass {t.hidden:.1f} s, "
-              f"heads {t.head:.1f} s, prepare {t.prepare:.1f} s")
+        print(f"  {name:5s} time split over all runs: describe {t['describe']:.1f} s, scoring pass {t['hidden']:.1f} s, "
+              f"heads {t['head']:.1f} s, prepare {t['prepare']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """`finetune` throughput: LoRA distillation samples/s and peak memory, against the hardware floor.
 
 Builds a random-weight Qwen2-VL of a real family size (`--preset`, shapes from
-bench_gpu_engine.PRESETS) through `agiqa.model.tiny.build_tiny_model`, encodes procedural rows
-with teacher descriptions (`agiqa.training.learnability`) through the real `ExampleEncoder`, and
+bench_gpu_engine.PRESETS) through `agiqa.testing.tiny_model.build_tiny_model`, encodes procedural rows
+with teacher descriptions (`agiqa.data.learnability`) through the real `ExampleEncoder`, and
 times `distill` (transformers' Trainer, the same loop `agiqa finetune` runs) per batch size, after
 a warm-up run. The floor: LoRA training costs about 4 FLOPs per parameter per token (forward
 2, backward through frozen weights 2; LoRA's own weights are negligible), so
@@ -27,10 +27,10 @@ def main() -> None:
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from agiqa.data.learnability import make_row
     from agiqa.model.prompts import M3AGIQA
-    from agiqa.model.tiny import build_tiny_model
+    from agiqa.testing.tiny_model import build_tiny_model
     from agiqa.training import distill as D
-    from agiqa.training.learnability import make_row
     from bench.bench_gpu_engine import PRESETS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -4,7 +4,7 @@ vLLM cannot be installed on the lent GPU machines, so this measures the hf engin
 + peft) end to end through the real M3 processor: round-1 generation with per-aspect LoRA, the
 scoring pass, the heads. The model is Qwen2-VL with the shapes of a real checkpoint (random
 weights, our locally trained tokenizer, vocabulary padded to the real size), built through
-`agiqa.model.tiny.build_tiny_model` and loaded through the same code a real checkpoint takes.
+`agiqa.testing.tiny_model.build_tiny_model` and loaded through the same code a real checkpoint takes.
 Random weights rarely emit end-of-sequence, so every description runs to max_new_tokens: the
 worst case for round 1.
 
@@ -38,10 +38,9 @@ def main() -> None:
     import pyarrow as pa
     import torch
 
-    from agiqa.config import JobConfig
-    from agiqa.model.tiny import build_tiny_model
-    from agiqa.pipeline.factory import build_processor
+    from agiqa.testing.tiny_model import build_tiny_model
     from bench.bench_batching import make_rows, reference_loop
+    from bench.m3 import m3_stage
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="qwen2vl-2b", choices=sorted(PRESETS))
@@ -78,25 +77,23 @@ def main() -> None:
     table = pa.table({"id": list(range(args.rows)), "image": images, "prompt": prompts})
     results = []
     for bs in [int(x) for x in args.batch_sizes.split(",")]:
-        cfg = JobConfig(input="-", output="-", engine={
-            "model": str(model), "batch_size": bs, "max_new_tokens": args.max_new_tokens,
-            "max_length": args.max_length, "device": args.device, "max_pixels": px, "min_pixels": min(px, 3136)})
         t0 = time.perf_counter()
-        proc = build_processor(cfg)
+        proc = m3_stage(model, batch_size=bs, max_new_tokens=args.max_new_tokens, max_length=args.max_length,
+                        device=args.device, max_pixels=px, min_pixels=min(px, 3136))
         load_s = time.perf_counter() - t0
         proc.process(proc.prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
         if args.device == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        proc.times.__init__()
+        before = proc.times
         t0 = time.perf_counter()
         for b in table.to_batches(max_chunksize=bs):
             proc.process(proc.prepare(b))
         dt = time.perf_counter() - t0
-        tm = proc.times
+        tm = {k: v - before[k] for k, v in proc.times.items()}
         r = {"preset": args.preset, "batch_size": bs, "rows": args.rows, "rows_per_s": args.rows / dt,
-             "load_s": load_s, "describe_s": tm.describe, "hidden_s": tm.hidden, "head_s": tm.head,
-             "prepare_s": tm.prepare,
+             "load_s": load_s, "describe_s": tm["describe"], "hidden_s": tm["hidden"], "head_s": tm["head"],
+             "prepare_s": tm["prepare"],
              "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None}
         if bs == max(int(x) for x in args.batch_sizes.split(",")) and args.single_rows:
             small = table.slice(0, args.single_rows).to_batches()[0]
@@ -105,7 +102,7 @@ def main() -> None:
             r["one_at_a_time_rows_per_s"] = args.single_rows / (time.perf_counter() - t0)
         print(json.dumps(r), flush=True)
         results.append(r)
-        proc.close()
+        proc.teardown()
         del proc
         if args.device == "cuda":
             torch.cuda.empty_cache()

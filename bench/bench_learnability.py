@@ -1,7 +1,7 @@
 """Learnability: can the whole M3-AGIQA recipe learn a MOS it is shown, on CPU, in minutes?
 
 Runs the real commands end to end on the procedural dataset whose true MOS is known
-(agiqa/training/learnability.py), on the tiny random-weight model:
+(agiqa/data/learnability.py), on the tiny random-weight model:
 
     make-tiny-model [--pretrain-vision] -> make-demo-data (train, test) -> finetune (LoRA per aspect)
     -> train-head (teacher descriptions) -> score test (the adapted model describes) -> eval

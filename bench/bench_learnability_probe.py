@@ -66,7 +66,7 @@ def main() -> None:
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from agiqa.training.learnability import make_row
+    from agiqa.data.learnability import make_row
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)

@@ -1,11 +1,11 @@
 """Ray runner benchmarks, measured side by side in one run.
 
 1. Overhead: rows/s of the whole job on Ray (driver, actor, storage, Parquet) vs the same
-   processor scoring the same rows in one process (`run_local`), same batch size, the real M3
-   processor on the tiny model. Both include building the processor; both are also reported
-   without it (steady state).
-2. Scale, simulated: N actors (default 64), each standing in for a GPU with an engine that
-   sleeps a fixed time per batch, over a few thousand small shards on local disk. Reports the
+   stage scoring the same rows in one process (`--runner local`), same batch size, the real M3
+   method on the tiny model. Both include the engine's start-up; both are also reported
+   without it (steady state). (The runner against a bare stage loop: bench_runner.py.)
+2. Scale, simulated: N actors (default 64), each standing in for a GPU with FakeMethod, which
+   sleeps a fixed time per row, over a few thousand small shards on local disk. Reports the
    actors' busy fraction (time inside the engine / wall time while actors are up) and the
    driver's CPU time per shard.
 
@@ -29,11 +29,10 @@ sys.path.insert(0, str(REPO))
 def overhead(args) -> None:
     import ray
 
-    from agiqa.config import JobConfig
-    from agiqa.model.tiny import build_tiny_model
-    from agiqa.orchestration.local import run_local
-    from agiqa.orchestration.ray_driver import run_on_ray
-    from agiqa.training.learnability import write_shards
+    from agiqa.api import score
+    from agiqa.config import ScoreJobConfig
+    from agiqa.data.learnability import write_shards
+    from agiqa.testing.tiny_model import build_tiny_model
 
     tmp = Path(tempfile.mkdtemp(prefix="agiqa-bench-ray-"))
     model = build_tiny_model(tmp / "model")
@@ -41,15 +40,16 @@ def overhead(args) -> None:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     ray.init(include_dashboard=False, log_to_driver=False)
 
-    def cfg(name):
-        return JobConfig(input=str(tmp / "data"), output=str(tmp / name), progress=False, read_batch_rows=8,
-                         engine={"model": str(model), "max_new_tokens": 16, "batch_size": 8})
+    def cfg(name, runner):
+        return ScoreJobConfig(input=str(tmp / "data"), output=str(tmp / name), progress=False, read_batch_rows=8,
+                              runner={"kind": runner}, method={"name": "m3-agiqa", "engine": {
+                                  "model": str(model), "max_new_tokens": 16, "batch_size": 8}})
 
     res = {}
     for i in range(args.repeats):
         for runner in ("local", "ray"):
             t = time.perf_counter()
-            s = run_local(cfg(f"{runner}{i}")) if runner == "local" else run_on_ray(cfg(f"{runner}{i}"))
+            s = score(cfg(f"{runner}{i}", runner))
             wall = time.perf_counter() - t
             res.setdefault(runner, []).append((s.rows_ok + s.rows_error) / wall)
             res.setdefault(runner + "_steady", []).append((s.rows_ok + s.rows_error) / (wall - s.startup_s))
@@ -69,8 +69,9 @@ def scale(args) -> None:
     import pyarrow.parquet as pq
     import ray
 
-    from agiqa.config import JobConfig
-    from agiqa.orchestration import ray_driver
+    import agiqa.testing.fakes  # noqa: F401  (registers method "fake")
+    from agiqa.api import score
+    from agiqa.config import ScoreJobConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="agiqa-bench-scale-"))
     data = tmp / "data"
@@ -85,14 +86,14 @@ def scale(args) -> None:
                       "prompt": ["p"] * args.rows_per_shard})
     for i in range(args.shards):
         pq.write_table(table, data / f"part-{i:06d}.parquet")
-    os.environ.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "AGIQA_BENCH_SLEEP_S": str(args.sleep)})
-    ray.init(num_cpus=args.actors, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
-    cfg = JobConfig(input=str(data), output=str(tmp / "out"), progress=False, read_batch_rows=args.rows_per_shard,
-                    engine={"model": "-"}, ray={"num_actors": args.actors, "num_cpus_per_actor": 1,
-                                                "shards_in_flight_per_actor": args.in_flight})
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray.init(num_cpus=args.actors, include_dashboard=False, log_to_driver=False)
+    cfg = ScoreJobConfig(input=str(data), output=str(tmp / "out"), progress=False, read_batch_rows=args.rows_per_shard,
+                         method={"name": "fake", "seconds_per_row": args.sleep / args.rows_per_shard},
+                         runner={"shards_in_flight_per_actor": args.in_flight},
+                         resources={"score": {"num_actors": args.actors, "num_cpus": 1}})
     cpu0, t0 = time.process_time(), time.perf_counter()
-    s = ray_driver.run_on_ray(cfg, factory="bench.light_processor:build")
+    s = score(cfg)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     ideal = args.shards * args.sleep / args.actors
     print(f"{args.actors} actors, {args.shards} shards, {args.sleep * 1000:.0f} ms engine time per shard (sleep)")

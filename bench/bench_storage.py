@@ -22,17 +22,16 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO)]
 
 CHILD = r"""
 import json, os, resource, sys
 sys.path[:0] = [sys.argv[1]]
-from agiqa.config import JobConfig
-from agiqa.orchestration.local import run_local
-from bench.light_processor import LightProcessor
-cfg = JobConfig(input=sys.argv[2], output=sys.argv[3], engine={"model": "-"}, progress=False, read_batch_rows=16)
-s = run_local(cfg, LightProcessor(cfg))
-print(json.dumps({"rows": s.rows_ok + s.rows_error, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+import agiqa.testing.fakes
+from agiqa.api import score
+s = score({"input": sys.argv[2], "output": sys.argv[3], "method": {"name": "fake"}, "progress": False,
+           "read_batch_rows": 16, "runner": {"kind": "local"}})
+print(json.dumps({"rows": s.rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "wall_s": s.wall_s}))
 """
 
@@ -57,7 +56,7 @@ def make_shard(rows: int, image_kb: int, seed: int) -> bytes:
 
 
 def main() -> None:
-    from fixtures_s3 import start_seaweedfs, stop
+    from tests.fixtures.s3 import start_seaweedfs, stop
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows-per-shard", type=int, default=160)
@@ -90,7 +89,7 @@ def main() -> None:
         print(f"  ratio 10 / 1 shards: {res['ten']['peak_mb'] / res['one']['peak_mb']:.3f}x (target <= 1.1x)")
 
         # read throughput
-        from agiqa.config import StorageConfig
+        from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import S3Store
 
         store = S3Store(StorageConfig())

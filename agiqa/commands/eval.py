@@ -7,8 +7,6 @@ joined on the id column. Rows with `status=error` or a missing label are left ou
 
 from __future__ import annotations
 
-HELP = "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--scored", required=True, help="Scored shards: folder or s3:// prefix.")
@@ -17,58 +15,17 @@ def add_arguments(p) -> None:
     p.add_argument("--json", help="Also write the metrics here as JSON.")
 
 
-def _read_all(root: str) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    from agiqa.storage import open_store
-
-    store = open_store(root)
-    rows: list[dict] = []
-    for shard in store.list_shards(root):
-        with store.open_read(shard.uri) as f:
-            table = pq.ParquetFile(f).read()
-        keep = [c for c in table.column_names if c != "image"]
-        rows += table.select(keep).to_pylist()
-    return rows
-
-
-def evaluate(scored: list[dict], labels: list[dict] | None, id_column: str = "id") -> dict:
-    from agiqa.aspects import ASPECTS
-    from agiqa.training.metrics import metrics
-
-    if labels is not None:
-        by_id = {r[id_column]: r for r in labels}
-        scored = [{**by_id.get(r.get(id_column), {}), **r} for r in scored]
-    out = {}
-    for a in ASPECTS:
-        if not any(f"{a}_score" in r for r in scored):
-            continue
-        pairs = [(r[f"{a}_score"], r.get(f"{a}_mos")) for r in scored
-                 if r.get("status") == "ok" and r.get(f"{a}_score") is not None and r.get(f"{a}_mos") is not None]
-        m = metrics([p for p, _ in pairs], [y for _, y in pairs]) if pairs else {"n": 0}
-        m["rows_left_out"] = len(scored) - len(pairs)
-        out[a] = m
-    return out
-
-
-def format_table(result: dict) -> str:
-    cols = ["n", "srcc", "plcc", "plcc_logistic5", "krcc", "rmse"]
-    lines = [f"{'aspect':15s}" + "".join(f"{c:>15s}" for c in cols)]
-    for a, m in result.items():
-        cells = "".join(f"{m.get(c, float('nan')):>15.4f}" if c != "n" else f"{m.get('n', 0):>15d}" for c in cols)
-        lines.append(f"{a:15s}{cells}")
-    return "\n".join(lines)
-
-
 def run(args) -> int:
     import json
 
+    from agiqa.data.rows import read_rows
     from agiqa.errors import UserError
+    from agiqa.evaluation.evaluate import evaluate, format_table
     from agiqa.storage.base import StorageError
 
     try:
-        scored = _read_all(args.scored)
-        labels = _read_all(args.labels) if args.labels else None
+        scored = read_rows(args.scored, drop_columns=("image",))
+        labels = read_rows(args.labels, drop_columns=("image",)) if args.labels else None
     except (StorageError, OSError) as e:
         raise UserError(str(e)) from None
     if not scored:

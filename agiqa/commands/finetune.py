@@ -8,8 +8,6 @@ Output: OUTPUT/<aspect>/ standard PEFT adapters (language-model attention only),
 
 from __future__ import annotations
 
-HELP = "Distil the describer: LoRA on two-round teacher conversations, one adapter per aspect."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="Folder or s3:// prefix of Parquet shards with image, prompt, "
@@ -33,7 +31,7 @@ def add_arguments(p) -> None:
     p.add_argument("--tune-vision", action="store_true",
                    help="Also train the vision tower in full (reference: tune_vision=true). The adapter then "
                         "carries it (modules_to_save): hf serves it; vLLM needs `agiqa merge-adapter` first.")
-    from agiqa.model.tiny import LORA_TARGETS
+    from agiqa.engines.lora import LORA_TARGETS
 
     p.add_argument("--lora-targets", default=",".join(LORA_TARGETS),
                    help="Language-model linear layers to adapt, comma-separated (any of q_proj, k_proj, v_proj, "
@@ -100,8 +98,8 @@ def run(args) -> int:
 
 def lora_targets_arg(value: str) -> tuple[str, ...]:
     """`--lora-targets` as a tuple, refused before any work when a name is not a language-model layer."""
+    from agiqa.engines.lora import LM_LINEAR_MODULES
     from agiqa.errors import UserError
-    from agiqa.model.tiny import LM_LINEAR_MODULES
 
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     unknown = [n for n in names if n not in LM_LINEAR_MODULES]

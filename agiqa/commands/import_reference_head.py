@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-HELP = "Import an M3-AGIQA Lightning head checkpoint, folding W with the base model's LM head."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--checkpoint", required=True, help="Reference .ckpt (or a .safetensors of its state_dict).")

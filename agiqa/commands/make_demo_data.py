@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-HELP = "Write procedural image-prompt shards whose true MOS is known."
-
 
 def add_arguments(p) -> None:
     p.add_argument("dir", help="Folder to write part-NNNNN.parquet shards to.")
@@ -14,7 +12,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from agiqa.training.learnability import write_shards
+    from agiqa.data.learnability import write_shards
 
     paths = write_shards(args.dir, args.rows, args.shards, args.seed, args.size)
     print(f"wrote {args.rows} rows in {len(paths)} shards to {args.dir}")

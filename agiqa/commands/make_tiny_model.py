@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-HELP = "Build a tiny random-weight Qwen2-VL with per-aspect LoRA adapters and M3 heads."
-
 
 def add_arguments(p) -> None:
     p.add_argument("dir", help="Folder to write.")
@@ -19,7 +17,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import logging
 
-    from agiqa.model.tiny import build_tiny_model
+    from agiqa.testing.tiny_model import build_tiny_model
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     if args.pretrain_rows < 100 or args.pretrain_epochs < 1:

@@ -8,8 +8,6 @@ tower, resampler and embeddings (`modules_to_save`). The merged folder is a comp
 
 from __future__ import annotations
 
-HELP = "Merge a LoRA adapter into its base model (for vLLM)."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--model", required=True, help="Base model folder.")
@@ -19,30 +17,10 @@ def add_arguments(p) -> None:
     p.add_argument("--copy-heads", help="Optional heads folder to copy to OUTPUT/heads.")
 
 
-def merge_adapter(model: str, adapter: str, output: str, dtype: str = "auto", copy_heads: str | None = None) -> None:
-    import shutil
-    from pathlib import Path
-
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    kw = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}
-    base = AutoModelForImageTextToText.from_pretrained(model, **kw)
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    merged.save_pretrained(output)
-    AutoProcessor.from_pretrained(model).save_pretrained(output)
-    for name in ("generation_config.json", "chat_template.jinja", "chat_template.json"):
-        src = Path(model) / name
-        if src.is_file() and not (Path(output) / name).exists():
-            shutil.copy(src, Path(output) / name)
-    if copy_heads:
-        shutil.copytree(copy_heads, Path(output) / "heads", dirs_exist_ok=True)
-
-
 def run(args) -> int:
     from pathlib import Path
 
+    from agiqa.engines.merge import merge_adapter
     from agiqa.errors import UserError
 
     for what, path in (("--model", Path(args.model) / "config.json"), ("--adapter",

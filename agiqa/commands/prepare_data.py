@@ -8,8 +8,6 @@ in OUTPUT/_prepare_report.json. Loaders: agiqa/training/datasets.py.
 
 from __future__ import annotations
 
-HELP = "Convert AGIQA-3K / AIGCIQA2023 / AIGIQA-20K / reference records / Parquet into split shards."
-
 
 def add_arguments(p) -> None:
     from agiqa.training.datasets import FORMATS

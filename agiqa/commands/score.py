@@ -7,14 +7,13 @@ given); `--runner local` runs it in this process.
 
 from __future__ import annotations
 
-HELP = "Score Parquet shards of image-prompt pairs (local folder or s3://)."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--config", help="YAML job config (see jobs/score.example.yaml); flags override it.")
     p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards.")
     p.add_argument("--output", help="Output root for scored shards (same relative names).")
     p.add_argument("--aspects", help="Comma-separated: quality,correspondence,authenticity (default: all).")
+    p.add_argument("--method", help="Scoring method (default m3-agiqa).")
     p.add_argument("--engine", choices=["hf", "vllm"], help="Engine (default hf).")
     p.add_argument("--model", help="Base model folder (e.g. from `agiqa make-tiny-model`).")
     p.add_argument("--adapters", help="Folder of per-aspect LoRA adapters (default MODEL/adapters).")
@@ -36,7 +35,7 @@ def add_arguments(p) -> None:
 
 
 def overrides_from_args(args) -> dict:
-    """CLI flags as a nested dict in JobConfig's shape (None = not given)."""
+    """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given)."""
     return {
         "input": args.input,
         "output": args.output,
@@ -44,50 +43,58 @@ def overrides_from_args(args) -> dict:
         "overwrite": args.overwrite,
         "progress": False if args.no_progress else None,
         "columns": {"id": args.id_column, "image": args.image_column, "prompt": args.prompt_column},
-        "engine": {
-            "name": args.engine, "model": args.model, "adapters": args.adapters, "heads": args.heads,
-            "prompt_set": args.prompt_set, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
-            "max_length": args.max_length, "device": args.device, "describe": False if args.no_describe else None,
+        "method": {
+            "name": args.method, "heads": args.heads, "prompt_set": args.prompt_set,
+            "describe": False if args.no_describe else None,
+            "engine": {
+                "name": args.engine, "model": args.model, "adapters": args.adapters, "batch_size": args.batch_size,
+                "max_new_tokens": args.max_new_tokens, "max_length": args.max_length, "device": args.device,
+            },
         },
-        "ray": {"runner": args.runner, "address": args.address, "num_actors": args.num_actors},
+        "runner": {"kind": args.runner, "address": args.address},
+        "resources": {"score": {"num_actors": args.num_actors}},
     }
 
 
 def load_job_config(args):
-    """Validated JobConfig from --config and flags, or a UserError that says what is wrong."""
+    """Validated ScoreJobConfig from --config and flags, or a ConfigError that says what is wrong."""
     from pydantic import ValidationError
 
-    from agiqa.config import load_config
-    from agiqa.errors import UserError
+    from agiqa.config import load_score_config
+    from agiqa.config.base import deep_merge, read_yaml
+    from agiqa.config.legacy import upgrade_score_config
+    from agiqa.errors import ConfigError
 
+    data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
+    method = data.get("method")
+    if isinstance(method, dict) and "name" not in method:  # M3-AGIQA is the default method
+        data["method"] = {"name": "m3-agiqa", **method}
     try:
-        return load_config(args.config, overrides_from_args(args))
+        return load_score_config(None, data)
     except ValidationError as e:
         lines = [f"  {'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise UserError("invalid configuration:\n" + "\n".join(lines)) from None
-    except (OSError, ValueError) as e:
-        raise UserError(str(e)) from None
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def _given(flags: dict) -> dict:
+    """Only the flags given: None values and sections left empty are dropped."""
+    out = {}
+    for k, v in flags.items():
+        if isinstance(v, dict):
+            v = _given(v)
+        if v is not None and v != {}:
+            out[k] = v
+    return out
 
 
 def run(args) -> int:
     import logging
 
-    from agiqa.errors import UserError
-    from agiqa.pipeline.factory import ConfigError, check_model_files
+    from agiqa.api import score
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("transformers", "httpx", "urllib3", "botocore", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    cfg = load_job_config(args)
-    try:
-        check_model_files(cfg)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
-    from agiqa.orchestration.run import run_job
-    from agiqa.storage.base import StorageError
-
-    try:
-        summary = run_job(cfg)
-    except StorageError as e:
-        raise UserError(str(e)) from None
+    summary = score(load_job_config(args))
+    print(summary.table(), flush=True)
     return 1 if summary.shards_failed else 0

@@ -7,8 +7,6 @@ scoring later uses the adapted model's own descriptions. Input: Parquet shards w
 
 from __future__ import annotations
 
-HELP = "Train one M3 head per aspect on MOS labels (features cached once, epochs from the cache)."
-
 
 def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="Folder of Parquet shards with image, prompt, <aspect>_mos, "
@@ -35,7 +33,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from agiqa.commands import aspects_and_prompts
-    from agiqa.config import EngineConfig
+    from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
     from agiqa.model.head import M3Head
@@ -48,7 +46,7 @@ def run(args) -> int:
     need = [f"{a}_mos" for a in aspects] + ([] if args.no_description else [f"{a}_teacher" for a in aspects])
     good = decoded_rows(args.data, need)
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
-                        prompt_set=args.prompt_set, batch_size=args.batch_size)
+                        batch_size=args.batch_size)
     engine = HFEngine(ecfg, aspects)
     init = Path(args.init_heads or Path(args.model) / "heads")
     cache = args.cache or str(Path(args.output) / ".feature-cache")

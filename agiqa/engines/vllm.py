@@ -24,7 +24,7 @@ from pathlib import Path
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.conversation import ConversationRenderer
-from agiqa.model.tiny import LM_LINEAR_MODULES
+from agiqa.engines.lora import LM_LINEAR_MODULES
 
 log = logging.getLogger(__name__)
 

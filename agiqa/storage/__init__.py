@@ -11,10 +11,21 @@ def open_store(uri: str, storage_cfg=None):
     from agiqa.storage.uri import is_s3
 
     if is_s3(uri):
-        from agiqa.config import StorageConfig
+        from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import S3Store
 
         return S3Store(storage_cfg or StorageConfig())
     from agiqa.storage.local import LocalStore
 
     return LocalStore()
+
+
+def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
+    """Fail fast, with one clear message, on roots that cannot be reached (before any work)."""
+    from agiqa.storage.uri import is_s3
+
+    if is_s3(input_root) or is_s3(output_root):
+        from agiqa.storage.config import StorageConfig
+        from agiqa.storage.s3 import check_access as check_s3
+
+        check_s3(input_root, output_root, storage_cfg or StorageConfig())

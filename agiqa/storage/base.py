@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Protocol
 
+from agiqa.errors import AgiqaError
+
 
 @dataclass(frozen=True)
 class ShardInfo:
@@ -22,7 +24,7 @@ class ShardInfo:
         return asdict(self)
 
 
-class StorageError(RuntimeError):
+class StorageError(AgiqaError):
     """A storage problem with a clear, credential-free message."""
 
 

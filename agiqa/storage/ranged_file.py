@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import time
 
+from agiqa.storage.s3_errors import describe_error, is_transient
+
 
 class S3RangedFile(io.RawIOBase):
     def __init__(self, client, bucket: str, key: str, block_size: int = 8 << 20, max_attempts: int = 6):
@@ -71,21 +73,9 @@ class S3RangedFile(io.RawIOBase):
             try:
                 return fn()
             except Exception as e:
-                if attempt == self.max_attempts or not _transient(e):
-                    from agiqa.storage.s3 import describe_error
-
+                if attempt == self.max_attempts or not is_transient(e):
                     raise OSError(f"s3://{self.bucket}/{self.key}: {describe_error(e)} "
                                   f"(after {attempt} attempt{'s' if attempt > 1 else ''})") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
-
-
-def _transient(e: Exception) -> bool:
-    from botocore.exceptions import ClientError
-
-    if isinstance(e, ClientError):
-        code = str(e.response.get("Error", {}).get("Code", ""))
-        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable")
-    return True  # connection errors, timeouts, short reads

@@ -14,6 +14,7 @@ import os
 import tempfile
 
 from agiqa.storage.base import ShardInfo, StorageError
+from agiqa.storage.s3_errors import describe_error, error_code
 from agiqa.storage.uri import is_s3, split_s3
 
 
@@ -88,7 +89,7 @@ class S3Store:
         except self.client.exceptions.NoSuchKey:
             return None
         except Exception as e:
-            if _code(e) in ("404", "NoSuchKey"):
+            if error_code(e) in ("404", "NoSuchKey"):
                 return None
             raise StorageError(f"cannot read {uri}: {describe_error(e)}") from None
         try:
@@ -110,7 +111,7 @@ class S3Store:
             self.client.head_object(Bucket=bucket, Key=key)
             return True
         except Exception as e:
-            if _code(e) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise StorageError(f"cannot stat {uri}: {describe_error(e)}") from None
 
@@ -120,28 +121,6 @@ class S3Store:
             self.client.head_bucket(Bucket=bucket)
         except Exception as e:
             raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
-
-
-def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-
-
-def describe_error(e: Exception) -> str:
-    """A one-line, credential-free reason for a boto3/botocore error."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-
-    if isinstance(e, NoCredentialsError):
-        return "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role)"
-    if isinstance(e, EndpointConnectionError):
-        return f"cannot reach the storage endpoint ({e.kwargs.get('endpoint_url', 'unknown')})"
-    if isinstance(e, ClientError):
-        code = _code(e)
-        if code in ("404", "NoSuchBucket"):
-            return "the bucket does not exist"
-        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return f"access denied ({code}): check the credentials and the bucket policy"
-        return f"{code}: {e.response.get('Error', {}).get('Message', '')}".strip()
-    return f"{type(e).__name__}: {e}"
 
 
 def check_access(input_root: str, output_root: str, storage_cfg) -> None:

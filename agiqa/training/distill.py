@@ -24,8 +24,8 @@ import torch
 
 from agiqa.aspects import rating_for_score
 from agiqa.engines.base import ScoringRequest
+from agiqa.engines.lora import LORA_TARGETS
 from agiqa.model.prompts import scoring_messages
-from agiqa.model.tiny import LORA_TARGETS
 
 log = logging.getLogger(__name__)
 IGNORE = -100

@@ -18,7 +18,7 @@ from agiqa.model.head import M3Head, pad_right
 def train_head(head: M3Head, feats: list[torch.Tensor], targets: list[float], epochs: int = 10, lr: float = 1e-3,
                batch_size: int = 8, seed: int = 0, val: tuple[list, list] | None = None) -> dict:
     """Train in place; returns {"loss": [...per epoch], "val_srcc": [...], "best_epoch": i}."""
-    from agiqa.training.metrics import metrics
+    from agiqa.evaluation.metrics import metrics
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

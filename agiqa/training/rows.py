@@ -10,34 +10,27 @@ from __future__ import annotations
 
 import random
 
-from agiqa.errors import UserError
+from agiqa.errors import DataError
 
 
 def load_rows(data: str) -> list[dict]:
     """All rows of all shards under `data` (a folder or s3:// prefix), in shard order."""
-    import pyarrow.parquet as pq
+    from agiqa.data.rows import read_rows
 
-    from agiqa.storage import open_store
-
-    store = open_store(data)
-    rows: list[dict] = []
-    for shard in store.list_shards(data):
-        with store.open_read(shard.uri) as f:
-            rows += pq.ParquetFile(f).read().to_pylist()
-    return rows
+    return read_rows(data)
 
 
 def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[dict, object]]:
     """(row, PIL image) for each row whose image decodes; refuses data lacking `need` columns."""
     from agiqa.config import ImageLimits
-    from agiqa.pipeline.images import BadRow, decode_image
+    from agiqa.data.images import BadRow, decode_image
 
     rows = load_rows(data)
     if not rows:
-        raise UserError(f"{data}: no rows (is it a folder of Parquet shards?)")
+        raise DataError(f"{data}: no rows (is it a folder of Parquet shards?)")
     missing = [c for c in ["image", "prompt", *need] if c not in rows[0]]
     if missing:
-        raise UserError(f"{data}: missing column(s) {missing}")
+        raise DataError(f"{data}: missing column(s) {missing}")
     good, bad = [], 0
     for r in rows:
         try:
@@ -45,7 +38,7 @@ def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[di
         except BadRow:
             bad += 1
     if len(good) < min_rows:
-        raise UserError(f"{data}: {len(good)} usable rows ({bad} with bad images); need at least {min_rows}")
+        raise DataError(f"{data}: {len(good)} usable rows ({bad} with bad images); need at least {min_rows}")
     return good
 
 

@@ -26,10 +26,10 @@ def test_modules_to_save_and_vision_targets_are_refused_with_the_fix(tiny_model_
 
 
 def test_merged_checkpoint_equals_base_plus_adapter(tiny_model_dir, tmp_path):
-    from agiqa.commands.merge_adapter import merge_adapter
-    from agiqa.config import EngineConfig
     from agiqa.engines.base import ScoringRequest
+    from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
+    from agiqa.engines.merge import merge_adapter
 
     out = tmp_path / "merged-quality"
     merge_adapter(str(tiny_model_dir), str(tiny_model_dir / "adapters" / "quality"), str(out))

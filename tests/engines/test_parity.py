@@ -15,7 +15,7 @@ pytestmark = pytest.mark.vllm
 
 @pytest.fixture(scope="module")
 def engines(tiny_model_dir):
-    from agiqa.config import EngineConfig
+    from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.engines.vllm import VLLMEngine
 

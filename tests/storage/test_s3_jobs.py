@@ -6,7 +6,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fixtures_model import job_config
+
+from tests.fixtures.model import job_config
 
 
 def upload_dir(client, bucket: str, prefix: str, folder: Path) -> None:
@@ -19,9 +20,8 @@ def read_s3_table(client, bucket, key) -> pa.Table:
 
 
 @pytest.fixture
-def s3_job(s3_server, demo_shards, monkeypatch):
-    for k, v in s3_server.env().items():
-        monkeypatch.setenv(k, v)
+def s3_job(s3_env, demo_shards):
+    s3_server = s3_env
     bucket = s3_server.make_bucket()
     c = s3_server.client()
     upload_dir(c, bucket, "in", demo_shards)
@@ -32,12 +32,13 @@ def s3_job(s3_server, demo_shards, monkeypatch):
     return bucket, c
 
 
-def test_s3_job_scores_every_row_once_and_reports_bad_shards(s3_job, tiny_model_dir, m3_processor, demo_shards):
-    from agiqa.orchestration.local import run_local
+@pytest.mark.slow
+def test_s3_job_scores_every_row_once_and_reports_bad_shards(s3_job, tiny_model_dir, demo_shards):
+    from agiqa.api import score
 
     bucket, c = s3_job
-    cfg = job_config(tiny_model_dir, f"s3://{bucket}/in", f"s3://{bucket}/out")
-    summary = run_local(cfg, m3_processor)
+    cfg = job_config(tiny_model_dir, f"s3://{bucket}/in", f"s3://{bucket}/out", runner={"kind": "local"})
+    summary = score(cfg)
     assert summary.shards_total == 5 and summary.shards_done == 3 and summary.shards_failed == 2
     reasons = {f["shard"]: f["reason"] for f in summary.failed}
     assert "not a readable Parquet file" in reasons["sub/not-parquet.parquet"]
@@ -56,17 +57,18 @@ def test_s3_job_scores_every_row_once_and_reports_bad_shards(s3_job, tiny_model_
     assert not any("sub/" in k for k in keys)  # failed shards leave nothing behind
 
     # rerun: everything committed is skipped; --overwrite redoes it
-    again = run_local(cfg, m3_processor)
+    again = score(cfg)
     assert again.shards_skipped == 3 and again.shards_done == 0
-    redo = run_local(cfg.model_copy(update={"overwrite": True}), m3_processor)
+    redo = score(cfg.model_copy(update={"overwrite": True}))
     assert redo.shards_done == 3
 
 
-def test_ranged_reader_streams_row_groups(s3_server, monkeypatch, tmp_path):
+def test_ranged_reader_streams_row_groups(s3_env, tmp_path):
     """Reading one row group of a large shard fetches a fraction of its bytes."""
-    from agiqa.config import StorageConfig
+    from agiqa.storage.config import StorageConfig
     from agiqa.storage.s3 import S3Store
 
+    s3_server = s3_env
     bucket = s3_server.make_bucket()
     rows = 400
     table = pa.table({"id": list(range(rows)), "image": [bytes([i % 256]) * 20_000 for i in range(rows)],
@@ -74,8 +76,6 @@ def test_ranged_reader_streams_row_groups(s3_server, monkeypatch, tmp_path):
     path = tmp_path / "big.parquet"
     pq.write_table(table, path, row_group_size=50, compression="none")
     s3_server.client().upload_file(str(path), bucket, "big.parquet")
-    for k, v in s3_server.env().items():
-        monkeypatch.setenv(k, v)
     store = S3Store(StorageConfig(read_block_bytes=256 * 1024))
     f = store.open_read(f"s3://{bucket}/big.parquet")
     pf = pq.ParquetFile(f)
@@ -85,13 +85,12 @@ def test_ranged_reader_streams_row_groups(s3_server, monkeypatch, tmp_path):
     assert fetched < f.size / 3, (f.requests, f.size)
 
 
-def test_check_access_fails_fast_with_clear_messages(s3_server, monkeypatch):
-    from agiqa.config import StorageConfig
+def test_check_access_fails_fast_with_clear_messages(s3_env, monkeypatch):
+    from agiqa.storage import check_access
     from agiqa.storage.base import StorageError
-    from agiqa.storage.s3 import check_access
+    from agiqa.storage.config import StorageConfig
 
-    for k, v in s3_server.env().items():
-        monkeypatch.setenv(k, v)
+    s3_server = s3_env
     bucket = s3_server.make_bucket()
     with pytest.raises(StorageError, match="bucket does not exist"):
         check_access(f"s3://{bucket}-missing/in", f"s3://{bucket}/out", StorageConfig())
@@ -99,7 +98,7 @@ def test_check_access_fails_fast_with_clear_messages(s3_server, monkeypatch):
     with pytest.raises(StorageError, match="access denied") as e:
         check_access(f"s3://{bucket}/in", f"s3://{bucket}/out", StorageConfig(max_attempts=1))
     assert "wrong-secret-value" not in str(e.value)
-    from fixtures_s3 import free_port
+    from tests.fixtures.s3 import free_port
 
     with pytest.raises(StorageError, match="cannot reach"):
         check_access("s3://b/in", "s3://b/out", StorageConfig(endpoint_url=f"http://127.0.0.1:{free_port()}",

@@ -67,8 +67,8 @@ def test_a_few_steps_lower_the_assistant_loss(tiny_model_dir, setup, tmp_path):
 
 
 def test_saved_adapter_gives_the_scoring_engine_the_trainers_hidden_states(tiny_model_dir, setup, tmp_path):
-    from agiqa.config import EngineConfig
     from agiqa.engines.base import DescribeRequest, ScoringRequest
+    from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.engines.vllm import check_servable_adapter
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from agiqa.training.metrics import fit_logistic, logistic_5, metrics
+from agiqa.evaluation.metrics import fit_logistic, logistic_5, metrics
 
 
 def test_metrics_match_scipy_on_random_data():
@@ -32,7 +32,7 @@ def test_degenerate_inputs_give_nan_not_crash():
 
 
 def test_procedural_data_mos_follows_degradations():
-    from agiqa.training.learnability import make_row
+    from agiqa.data.learnability import make_row
 
     rows = [make_row(i, seed=0) for i in range(200)]
     for aspect, word in (("quality", "heavily blurred"), ("correspondence", "is wrong"),
@@ -44,7 +44,7 @@ def test_procedural_data_mos_follows_degradations():
 
 
 def test_eval_on_scored_rows():
-    from agiqa.commands.eval import evaluate
+    from agiqa.evaluation.evaluate import evaluate
 
     rng = np.random.default_rng(1)
     y = rng.uniform(0, 5, 50)

@@ -11,7 +11,7 @@ from agiqa.model.prompts import M3AGIQA
 
 @pytest.fixture(scope="module")
 def feats_and_labels(tiny_model_dir):
-    from agiqa.config import EngineConfig
+    from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.training.features import compute_features
 

@@ -8,7 +8,7 @@ import json
 def test_dct_basis_rows_are_orthonormal_per_colour_channel():
     import torch
 
-    from agiqa.model.vision_pretrain import dct_patch_basis
+    from agiqa.testing.vision_pretrain import dct_patch_basis
 
     basis = dct_patch_basis(64, 14)
     assert basis.shape == (64, 3, 2, 14, 14)
@@ -23,7 +23,7 @@ def test_make_tiny_model_pretrains_the_vision_tower_and_saves_it(tmp_path):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from agiqa.model.tiny import build_tiny_model
+    from agiqa.testing.tiny_model import build_tiny_model
 
     out = build_tiny_model(tmp_path / "m", with_adapters=False,
                            pretrain_vision={"rows": 600, "epochs": 4, "batch_size": 32, "test_rows": 200, "log": lambda _m: None})

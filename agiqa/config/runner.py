@@ -1,0 +1,26 @@
+"""Where shards run (Ray or this process), how often a shard is tried, and what each stage's actors get."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agiqa.schema import StrictModel
+
+
+class RunnerConfig(StrictModel):
+    kind: Literal["ray", "local"] = Field("ray", description="'ray' (default) or 'local' (one process, no Ray).")
+    address: str | None = Field(None, description="Ray cluster address; default RAY_ADDRESS, else a local Ray.")
+    shards_in_flight_per_actor: int = Field(2, ge=1, le=64, description="Ray: shards queued per actor.")
+    max_shard_attempts: int = Field(3, ge=1, le=100, description="A shard failing this often is reported failed.")
+
+
+class ResourcesConfig(StrictModel):
+    """Overrides of a stage's declared resources (unset: the method's default)."""
+
+    num_actors: int | None = Field(
+        None, ge=1, description="Actors for the stage. Default: one per GPU share in the cluster, or 1 without GPUs."
+    )
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per actor (fractions allowed; 0 on CPU).")
+    num_cpus: float | None = Field(None, ge=0, description="CPUs reserved per actor.")

@@ -1,0 +1,85 @@
+"""`agiqa score`'s configuration: which shards, which method (by name), which aspects, where to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
+
+from agiqa.aspects import ASPECTS, check_aspects
+from agiqa.config.base import deep_merge, read_yaml
+from agiqa.config.io import ColumnsConfig, ImageLimits
+from agiqa.config.legacy import upgrade_score_config
+from agiqa.config.runner import ResourcesConfig, RunnerConfig
+from agiqa.methods.base import MethodConfig
+from agiqa.methods.registry import method_config_class
+from agiqa.schema import StrictModel
+from agiqa.storage.config import StorageConfig
+
+#: The stages of a score job (keys of `resources:`).
+SCORE_STAGES = ("score",)
+
+
+class ScoreJobConfig(StrictModel):
+    input: str = Field(..., description="Input root: a local folder or s3://bucket/prefix of *.parquet shards.")
+    output: str = Field(..., description="Output root: scored shards keep their relative names here.")
+    aspects: list[str] = Field(list(ASPECTS), description="Aspects to score.")
+    method: SerializeAsAny[MethodConfig] = Field(
+        ..., description="The scoring method, by name, with its settings: {name: m3-agiqa, engine: {...}, ...}."
+    )
+    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    images: ImageLimits = Field(default_factory=ImageLimits)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    resources: dict[str, ResourcesConfig] = Field(
+        default_factory=dict, description="Per stage ('score'): actors, GPUs and CPUs per actor (overrides)."
+    )
+    overwrite: bool = Field(False, description="Redo shards that are already committed.")
+    read_batch_rows: int = Field(64, ge=1, description="Rows read from a shard at a time (bounded memory).")
+    progress: bool = Field(True, description="Show a progress bar on a terminal.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_spelling(cls, data):
+        return upgrade_score_config(data)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_by_name(cls, v):
+        if isinstance(v, MethodConfig):
+            return v
+        if not isinstance(v, dict) or "name" not in v:
+            raise ValueError("needs a `name` (e.g. {name: m3-agiqa, ...})")
+        return method_config_class(v["name"]).model_validate(v)
+
+    @field_validator("aspects")
+    @classmethod
+    def _aspects(cls, v: list[str]) -> list[str]:
+        return list(check_aspects(v))
+
+    @field_validator("resources")
+    @classmethod
+    def _stages(cls, v: dict) -> dict:
+        unknown = sorted(set(v) - set(SCORE_STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; a score job has {list(SCORE_STAGES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _method_scores_aspects(self) -> ScoreJobConfig:
+        missing = [a for a in self.aspects if a not in self.method.supported_aspects]
+        if missing:
+            raise ValueError(f"method {self.method.name!r} cannot score {missing}; it scores "
+                             f"{list(self.method.supported_aspects)}")
+        return self
+
+    def stage_resources(self, stage: str) -> dict:
+        """The overrides given for `stage` (unset fields left out)."""
+        r = self.resources.get(stage)
+        return {} if r is None else r.model_dump(exclude_none=True)
+
+
+def load_score_config(path: str | Path | None, overrides: dict | None = None) -> ScoreJobConfig:
+    """Load a YAML config, apply flag overrides (nested dicts merge), then validate once."""
+    data = upgrade_score_config(read_yaml(path))
+    return ScoreJobConfig.model_validate(deep_merge(data, overrides or {}))

@@ -1,0 +1,78 @@
+"""Turn one row's raw cells into model inputs, or a clear reason why not.
+
+A bad row never fails its shard: callers catch `BadRow` and mark the row `status=error`.
+Everything decodable is normalised to 8-bit RGB the way a viewer would show it: EXIF rotation
+applied, transparency composited on white, 16-bit and float images rescaled, CMYK and palette
+converted, the first frame of an animation taken.
+"""
+
+from __future__ import annotations
+
+import io
+
+from agiqa.config.io import ImageLimits
+
+
+class BadRow(ValueError):
+    """A row that cannot be scored; the message is the reason written to the `error` column."""
+
+
+def decode_image(data: bytes | None, limits: ImageLimits):
+    """Decode encoded image bytes into an RGB PIL image, or raise BadRow with the reason."""
+    from PIL import Image, ImageOps
+
+    if data is None:
+        raise BadRow("image is null")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise BadRow(f"image is a {type(data).__name__}, not encoded bytes")
+    if len(data) == 0:
+        raise BadRow("image is empty (0 bytes)")
+    if len(data) > limits.max_encoded_bytes:
+        raise BadRow(f"image is {len(data)} bytes, over the limit of {limits.max_encoded_bytes}")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size  # from the header: nothing decoded yet
+            if w * h > limits.max_image_pixels:
+                raise BadRow(f"image is {w}x{h} pixels, over the limit of {limits.max_image_pixels}")
+            if w < 1 or h < 1:
+                raise BadRow(f"image has no pixels ({w}x{h})")
+            im.seek(0)  # first frame of animations
+            im.load()
+            return _to_rgb(ImageOps.exif_transpose(im))
+    except BadRow:
+        raise
+    except Image.DecompressionBombError as e:
+        raise BadRow(f"image refused as a decompression bomb: {e}") from None
+    except Exception as e:  # PIL raises many types for corrupt or truncated data
+        raise BadRow(f"image cannot be decoded: {type(e).__name__}: {e}") from None
+
+
+def _to_rgb(im):
+    import numpy as np
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(a)
+        im = Image.fromarray(a.astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def clean_prompt(text: str | None, limits: ImageLimits) -> str:
+    """Normalise a generation prompt (whitespace, control characters, length); BadRow when there is none."""
+    if text is None:
+        raise BadRow("prompt is null")
+    if not isinstance(text, str):
+        text = str(text)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise BadRow("prompt is empty")
+    return text[: limits.max_prompt_chars]

@@ -1,0 +1,77 @@
+"""What a scoring method is: model maths and heavy state, no I/O, no row bookkeeping.
+
+A method turns decoded images and cleaned prompts into one score per aspect (plus any extra
+fields it documents, e.g. M3-AGIQA's descriptions). Everything around it (decoding, prompt
+cleaning, isolating rows the method cannot take, `status`/`error`, rating words, shards, retries)
+belongs to the stage and the runner, written once for every method.
+
+A method is built from its config on the driver (cheap: no weights loaded, so `identity()` can
+be computed for resume before any work), shipped to the actors, and `setup()` there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from agiqa.aspects import ASPECTS
+from agiqa.schema import StrictModel
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from agiqa.aspects import ScoreSpec
+    from agiqa.resources import Resources
+
+
+@dataclass
+class MethodOutput:
+    """One value per input row, in order, for each aspect and each extra field."""
+
+    scores: dict[str, list[float]]
+    extras: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ScoringMethod(Protocol):
+    name: str
+    aspects: tuple[str, ...]
+    spec: ScoreSpec
+    resources: Resources
+
+    def identity(self) -> dict:
+        """Everything that changes the scores: digests of the weights and the settings. Cheap; no model load."""
+        ...
+
+    def extra_fields(self) -> list[pa.Field]:
+        """Output columns the method adds beside `<aspect>_score` and `<aspect>_rating`."""
+        ...
+
+    def setup(self) -> None:
+        """Load the weights (once per actor)."""
+        ...
+
+    def score(self, images: list, prompts: list[str]) -> MethodOutput:
+        """Score rows (RGB PIL images, cleaned prompts). Raising fails every row given; the stage then
+        retries row by row to find the one the method cannot take."""
+        ...
+
+    def teardown(self) -> None:
+        """Free what setup took (engines, GPU memory)."""
+        ...
+
+
+class MethodConfig(StrictModel):
+    """Base of every method's config; `name` picks the method through the registry."""
+
+    #: Aspects this method can score.
+    supported_aspects: ClassVar[tuple[str, ...]] = ASPECTS
+
+    name: str
+
+    def check(self, aspects: tuple[str, ...]) -> None:
+        """Refuse, with a `ConfigError` naming the field or file, what cannot work (no model loaded)."""
+
+    def build(self, aspects: tuple[str, ...]) -> ScoringMethod:
+        """The method for these aspects, not yet set up."""
+        raise NotImplementedError

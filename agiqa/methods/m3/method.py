@@ -1,0 +1,129 @@
+"""M3Method: the engine (with every aspect's adapter) and one head per aspect behind `ScoringMethod`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from agiqa.aspects import MOS_SPEC
+from agiqa.engines.config import PERFORMANCE_ONLY
+from agiqa.errors import ConfigError
+from agiqa.methods.base import MethodOutput
+from agiqa.methods.digest import folder_digest
+from agiqa.methods.m3.two_round import Conversation, two_round
+from agiqa.resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+class M3Method:
+    name = "m3-agiqa"
+    spec = MOS_SPEC
+    #: One MLLM per GPU; on CPU-only clusters the runner gives it the node's CPUs.
+    resources = Resources(num_gpus=1.0, num_cpus=1.0)
+
+    def __init__(self, cfg, aspects: tuple[str, ...]):
+        self.cfg = cfg
+        self.aspects = tuple(aspects)
+        self.engine = None
+        self.heads: dict = {}
+        self.prompts = None
+        self.times = {"describe": 0.0, "hidden": 0.0, "head": 0.0}
+
+    # -- before any work ---------------------------------------------------------------------
+    def identity(self) -> dict:
+        from agiqa.engines.base import adapter_dirs
+
+        e = self.cfg.engine
+        try:
+            adapters = adapter_dirs(e.adapters_dir, self.aspects)
+        except FileNotFoundError as err:
+            raise ConfigError(str(err)) from None
+        return {
+            "method": self.name,
+            "base_model": folder_digest(e.model),
+            "adapters": {a: folder_digest(d, recursive=True) if d else None for a, d in adapters.items()},
+            "heads": {a: folder_digest(Path(self.cfg.heads_dir) / a, recursive=True) for a in self.aspects},
+            "prompt_set": self.cfg.prompt_set,
+            "describe": self.cfg.describe,
+            "engine": e.model_dump(exclude={"model", "adapters", *PERFORMANCE_ONLY}),
+        }
+
+    def extra_fields(self):
+        import pyarrow as pa
+
+        return [pa.field(f"{a}_description", pa.string()) for a in self.aspects]
+
+    # -- on the actor --------------------------------------------------------------------------
+    def setup(self) -> None:
+        from agiqa.engines import build_engine
+        from agiqa.model.prompts import get_prompt_set
+
+        self.cfg.check(self.aspects)
+        self.prompts = get_prompt_set(self.cfg.prompt_set)
+        self.engine = build_engine(self.cfg.engine, self.aspects)
+        try:
+            self.heads = self._load_heads(self.engine.hidden_size, getattr(self.engine, "device", "cpu"))
+        except Exception:
+            self.teardown()
+            raise
+
+    def _load_heads(self, hidden_size: int, device) -> dict:
+        from agiqa.model.head import M3Head
+
+        heads = {}
+        for a in self.aspects:
+            head = M3Head.load(Path(self.cfg.heads_dir) / a, device=device)
+            hc = head.config
+            if hc.hidden_size != hidden_size:
+                raise ConfigError(f"head {a!r} expects hidden size {hc.hidden_size} but the model has {hidden_size}: "
+                                  "it was trained for another base model")
+            if hc.context_length < self.cfg.engine.max_length:
+                raise ConfigError(f"head {a!r} has context_length {hc.context_length} < "
+                                  f"method.engine.max_length {self.cfg.engine.max_length}")
+            if not hc.trained:
+                log.warning("head %r is untrained (random init): its scores carry no meaning", a)
+            heads[a] = head
+        return heads
+
+    def score(self, images: list, prompts: list[str]) -> MethodOutput:
+        p = self.prompts
+        convs = [Conversation(a, img, p.first_turn(a, text), p.second_turn(a))
+                 for img, text in zip(images, prompts, strict=True) for a in self.aspects]
+        t0 = time.perf_counter()
+        timed = _Timed()
+        descriptions, hidden = two_round(convs, timed.wrap(self.engine.describe), self.engine.hidden_states,
+                                         with_description=self.cfg.describe)
+        t1 = time.perf_counter()
+        out = MethodOutput(scores={}, extras={})
+        k = len(self.aspects)
+        for j, a in enumerate(self.aspects):
+            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k]).tolist()]
+            out.extras[f"{a}_description"] = descriptions[j::k]
+        self.times["describe"] += timed.seconds
+        self.times["hidden"] += t1 - t0 - timed.seconds
+        self.times["head"] += time.perf_counter() - t1
+        return out
+
+    def teardown(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+class _Timed:
+    """Wraps a call to add up its seconds (round 1 apart from the scoring pass, for the job's figures)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def call(*args):
+            t = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        return call

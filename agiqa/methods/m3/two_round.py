@@ -1,0 +1,50 @@
+"""M3-AGIQA's two-round protocol as a plain function over the engine's two calls.
+
+Round 1: the MLLM, with the aspect's adapter, describes the image given the round-1 question.
+Round 2: a teacher-forced pass over [user: image + round-1 question, assistant: the description,
+user: the rating question] returns per-token hidden states (the head reads those). With round 1
+off (the ablation) the assistant turn is empty.
+
+Taking `describe` and `hidden_states` as callables (datatrove's shape) keeps the protocol testable
+without an engine, and lets any engine (hf, vLLM, a remote server) serve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agiqa.engines.base import DescribeRequest, ScoringRequest
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One (row, aspect) conversation: the image and both user turns, prompts already filled in."""
+
+    aspect: str
+    image: Any
+    first_turn: str
+    second_turn: str
+
+
+def two_round(conversations: Sequence[Conversation], describe: Callable[[list[DescribeRequest]], list[str]],
+              hidden_states: Callable[[list[ScoringRequest]], list[Any]],
+              with_description: bool = True) -> tuple[list[str], list[Any]]:
+    """(descriptions, hidden states), one each per conversation, in order.
+
+    Each call gets every conversation at once, so an engine that mixes adapters in one batch
+    (vLLM) sees all aspects of all rows together.
+    """
+    if not conversations:
+        return [], []
+    firsts = [DescribeRequest(c.aspect, c.image, c.first_turn) for c in conversations]
+    descriptions = list(describe(firsts)) if with_description else [""] * len(conversations)
+    if len(descriptions) != len(conversations):
+        raise RuntimeError(f"describe returned {len(descriptions)} texts for {len(conversations)} requests")
+    passes = [ScoringRequest(c.aspect, c.image, c.first_turn, d, c.second_turn)
+              for c, d in zip(conversations, descriptions, strict=True)]
+    hidden = list(hidden_states(passes))
+    if len(hidden) != len(passes):
+        raise RuntimeError(f"hidden_states returned {len(hidden)} sequences for {len(passes)} requests")
+    return descriptions, hidden

@@ -1,1 +1,0 @@
-"""Per-batch work, independent of Ray: decode rows, prompt the engine, run the heads, write rows."""

@@ -1,0 +1,57 @@
+"""The one failure policy of every runner: how failures are classified, attempts counted, and the
+summary kept.
+
+- The shard itself is bad (not Parquet, a required column missing): failed at once, with the
+  reason; retrying cannot help.
+- The stage raised, or its actor died while running the shard: one attempt charged; the shard is
+  tried again until `max_attempts`, then recorded failed with every reason. The job goes on.
+- Shards merely queued on an actor that died are not charged (the Ray driver knows which).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from agiqa.runner.progress import Progress
+from agiqa.runner.summary import JobSummary
+
+log = logging.getLogger(__name__)
+
+
+class ShardLedger:
+    def __init__(self, summary: JobSummary, max_attempts: int, progress: Progress):
+        self.summary, self.max_attempts, self.progress = summary, max_attempts, progress
+        self.attempts: dict[str, int] = defaultdict(int)
+        self.reasons: dict[str, list[str]] = defaultdict(list)
+
+    def settle(self, rel: str, report: dict, actors_alive: int | None = None) -> None:
+        """A shard's attempt returned: committed (`ok`), or a bad shard (failed at once)."""
+        if report["ok"]:
+            self.summary.shards_done += 1
+            self.summary.add_rows(report["rows_by_status"])
+            self.progress.update(report["rows_out"], actors_alive)
+        else:
+            self.summary.failed.append({"shard": rel, "reason": report["error"], "attempts": 1 + self.attempts[rel]})
+            self.progress.update(0, actors_alive)
+
+    def attempt_failed(self, rel: str, reason: str, actors_alive: int | None = None) -> bool:
+        """Charge one attempt; True when the shard should be tried again."""
+        log.warning("shard %s failed: %s", rel, reason)
+        self.attempts[rel] += 1
+        self.reasons[rel].append(reason)
+        if self.attempts[rel] < self.max_attempts:
+            return True
+        self.summary.failed.append({"shard": rel, "reason": "; ".join(self.reasons[rel]),
+                                    "attempts": self.attempts[rel]})
+        self.progress.update(0, actors_alive)
+        return False
+
+
+def one_line(e: BaseException) -> str:
+    """The innermost error's one-line message (Ray wraps task errors with long tracebacks)."""
+    cause = getattr(e, "cause", None) or e.__cause__
+    if cause is not None and cause is not e:
+        return f"{type(cause).__name__}: {cause}"
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[-1] if text else ''}"

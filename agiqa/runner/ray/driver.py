@@ -1,0 +1,221 @@
+"""The Ray driver: plan each pass, feed its actor pool, replace dead actors, retry, summarise.
+
+Each pass gets its own pool, shaped by its stage's resources (GPUs and CPUs per actor, number of
+actors), so a cheap stage never waits on the MLLM's actors. Failures follow `runner.policy`; what
+only Ray adds is actor death:
+- an actor dies (process killed, node lost, out of memory): it is replaced; the shard it was
+  running counts one attempt and goes back in the queue; shards merely queued on it go back
+  without penalty; a shard committed before the death (its reply lost with the actor) is done.
+Because outputs are committed with manifests, a driver killed mid-job loses only the shards in
+flight: a rerun skips everything committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict, deque
+
+from agiqa.runner.job import ShardJob
+from agiqa.runner.plan import PassPlan, plan_pass
+from agiqa.runner.policy import ShardLedger, one_line
+from agiqa.runner.progress import Progress
+from agiqa.runner.ray.actor import StageActor
+from agiqa.runner.summary import JobSummary
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        log.info("no Ray address given: starting a local Ray")
+        ray.init(include_dashboard=False, log_to_driver=True)
+
+
+def pool_shape(resources, cluster: dict) -> tuple[int, float, float]:
+    """(actors, GPUs each, CPUs each) for a stage's resources on a cluster with `cluster` totals."""
+    gpus, cpus = float(cluster.get("GPU", 0)), float(cluster.get("CPU", 1))
+    if gpus > 0 and resources.num_gpus > 0:
+        n = resources.num_actors or max(1, int(gpus / resources.num_gpus))
+        return n, resources.num_gpus, resources.num_cpus
+    n = resources.num_actors or 1
+    return n, 0.0, max(resources.num_cpus, float(int(cpus // n)) or 1.0)
+
+
+def run_on_ray(job: ShardJob) -> JobSummary:
+    t0 = time.perf_counter()
+    summary = JobSummary(runner="ray", actors=0)
+    for index, p in enumerate(job.passes):
+        plan = plan_pass(job, p)
+        summary.shards_total += len(plan.todo) + len(plan.skipped)
+        summary.shards_skipped += len(plan.skipped)
+        summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, p.stage.name]
+        if not plan.todo:
+            continue
+        connect(job.address)
+        import ray
+
+        n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources())
+        pool = ActorPool(job, index, plan, min(n, len(plan.todo)), gpus, cpus)
+        summary.actors = max(summary.actors, len(pool.actors))
+        summary.startup_s += time.perf_counter() - t0
+        try:
+            _drive(plan, pool, summary)
+            summary.shards_prefetched += pool.prefetched()
+        finally:
+            pool.shutdown()
+            summary.actor_restarts += pool.restarts
+    summary.wall_s = time.perf_counter() - t0
+    summary.write(job.open_store(job.output, job.storage), job.output)
+    return summary
+
+
+class ActorPool:
+    def __init__(self, job: ShardJob, pass_index: int, plan: PassPlan, n: int, gpus: float, cpus: float):
+        import ray
+
+        self.args = (job, pass_index, plan.identity, plan.identity_hash)
+        self.remote_cls = ray.remote(StageActor)
+        self.stage_name = plan.pass_.stage.name
+        # Threads: one per queued `run` call (each opens its shard, then waits for the engine).
+        self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0,
+                            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(int(max(cpus, 1)))}},
+                            max_concurrency=job.shards_in_flight_per_actor + 2)
+        self.actors: list = [None] * n
+        self.generation = [0] * n
+        self.calls = [0] * n  # run calls made on each actor's current generation
+        self.restarts = 0
+        for i in range(n):
+            self.start(i)
+        try:  # surface construction errors (bad model, bad adapter) once, clearly
+            ray.get([a.ready.remote() for a in self.actors])
+        except Exception as e:
+            self.shutdown(teardown=False)
+            raise RuntimeError(f"{self.stage_name} actors failed to start: {one_line(e)}") from None
+
+    def start(self, i: int) -> None:
+        self.generation[i] += 1
+        self.calls[i] = 0
+        name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}"
+        self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(*self.args)
+
+    def replace(self, i: int) -> None:
+        import ray
+
+        try:
+            ray.kill(self.actors[i], no_restart=True)
+        except Exception:
+            pass
+        self.restarts += 1
+        self.start(i)
+
+    def prefetched(self) -> int:
+        """Shards whose first batch was ready before their turn (engine kept fed across shards)."""
+        import ray
+
+        try:
+            return sum(st["prefetched_used"] for st in ray.get([a.stats.remote() for a in self.actors], timeout=30))
+        except Exception:
+            return 0
+
+    def alive(self) -> int:
+        return sum(a is not None for a in self.actors)
+
+    def shutdown(self, teardown: bool = True) -> None:
+        """Tear every stage down (engines freed), then kill the actors."""
+        import ray
+
+        live = [a for a in self.actors if a is not None]
+        if teardown and live:
+            try:
+                ray.get([a.teardown.remote() for a in live], timeout=60)
+            except Exception as e:
+                log.warning("teardown of %s actors: %s", self.stage_name, one_line(e))
+        for a in live:
+            try:
+                ray.kill(a, no_restart=True)
+            except Exception:
+                pass
+
+
+def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
+    import ray
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+    job = plan.job
+    queue = deque(plan.todo)
+    inflight: dict = {}  # ref -> (shard, actor index, actor generation)
+    per_actor: dict[int, deque] = defaultdict(deque)  # refs in submission order
+    progress = Progress(len(plan.todo), enabled=job.progress)
+    ledger = ShardLedger(summary, job.max_shard_attempts, progress)
+
+    def retry_or_fail(shard, reason: str) -> None:
+        if ledger.attempt_failed(shard.rel, reason, pool.alive()):
+            queue.appendleft(shard)
+
+    while queue or inflight:
+        for i in range(len(pool.actors)):
+            while queue and len(per_actor[i]) < job.shards_in_flight_per_actor:
+                shard = queue.popleft()
+                side = plan.side_of(shard)
+                ref = pool.actors[i].run.remote(shard.to_dict(), side and side.to_dict(), pool.calls[i])
+                pool.calls[i] += 1  # numbered: the actor runs them in this order
+                inflight[ref] = (shard, i, pool.generation[i])
+                per_actor[i].append(ref)
+        ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
+        for ref in ready:
+            shard, i, gen = inflight.pop(ref)
+            submitted = list(per_actor[i])  # this actor's calls, oldest first (ref among them)
+            if ref in per_actor[i]:
+                per_actor[i].remove(ref)
+            try:
+                report = ray.get(ref)
+            except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
+                if gen != pool.generation[i]:
+                    queue.appendleft(shard)  # queued on an actor already replaced: no penalty
+                    continue
+                lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
+                per_actor[i].clear()
+                pool.replace(i)
+                _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive())
+                continue
+            except Exception as e:
+                retry_or_fail(shard, one_line(e))
+                continue
+            ledger.settle(shard.rel, report, pool.alive())
+    progress.close()
+
+
+def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLedger, queue: deque,
+                retry_or_fail, alive: int) -> None:
+    """Settle the shards that were on an actor when it died (`lost`, oldest first).
+
+    A shard whose manifest is already committed is done: the actor can die between committing a
+    shard and its reply reaching the driver, and that reply is lost with it. Calls run in order,
+    so the oldest shard not committed was running and is charged an attempt; the shards behind it
+    were only queued and go back without penalty.
+    """
+    pending = []
+    for s in lost:
+        m = plan.committed_manifest(s)
+        if m is None:
+            pending.append(s)
+            continue
+        log.warning("actor %d died after committing %s; counted as done", i, s.rel)
+        ledger.settle(s.rel, {"ok": True, "rows_by_status": m.get("rows_by_status", {}),
+                              "rows_out": m.get("rows_out", 0)}, alive)
+    if not pending:
+        return
+    running, queued = pending[0], pending[1:]
+    log.warning("actor %d died on shard %s: %s; replacing it", i, running.rel, reason)
+    queue.extendleft(reversed(queued))
+    retry_or_fail(running, f"actor died: {reason}")

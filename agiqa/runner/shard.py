@@ -1,0 +1,275 @@
+"""Run one stage over one shard, exactly once: stream batches in, write every output whole, then the manifest.
+
+Within a shard, reading + `stage.prepare` of batch i+1 runs on a background thread while
+`stage.process` runs on batch i, so the engine does not wait on storage or image decoding. Each
+output is written batch by batch to a temporary file and committed at the end (rename, or one S3
+upload); the manifest is written last. A crash anywhere leaves either nothing visible or the old,
+whole outputs, and a shard without a manifest is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agiqa.runner.manifest import build_manifest, shard_manifest_uri
+from agiqa.runner.stage import STATUS, ShardOutput, ShardStage
+from agiqa.storage.base import ShardInfo
+from agiqa.storage.uri import join
+
+
+@dataclass
+class ShardReport:
+    shard: str  # relative name
+    ok: bool
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_by_status: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    output: str | None = None  # the first output's URI
+    outputs: list[dict] = field(default_factory=list)  # {name, uri, rows}
+    times: dict = field(default_factory=dict)
+
+    @property
+    def rows_ok(self) -> int:
+        return self.rows_by_status.get("ok", 0)
+
+    @property
+    def rows_error(self) -> int:
+        return self.rows_by_status.get("error", 0)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rows_ok": self.rows_ok, "rows_error": self.rows_error}
+
+
+@dataclass
+class ShardIO:
+    """Where one pass reads and writes, on whichever process runs the shard."""
+
+    stage: ShardStage
+    output_root: str
+    in_store: object
+    out_store: object
+    side_store: object = None
+    read_batch_rows: int = 64
+    identity: dict = field(default_factory=dict)
+    identity_hash: str = ""
+
+
+@dataclass
+class OpenedShard:
+    """A shard opened and checked, with its first batch read and prepared (or why it can't be)."""
+
+    shard: ShardInfo
+    side: ShardInfo | None = None
+    src: object = None
+    pf: object = None
+    batches: object = None
+    side_reader: AlignedReader | None = None
+    first: tuple | None = None  # (batch, prepared) or None when the shard is empty
+    error: str | None = None
+
+    def close(self) -> None:
+        for f in (self.src, self.side_reader):
+            if f is not None:
+                f.close()
+
+
+class AlignedReader:
+    """Rows of a side shard handed out in exactly the sizes of the input's batches."""
+
+    def __init__(self, src, pf: pq.ParquetFile, batch_rows: int):
+        self.src, self.batches, self.buffer = src, pf.iter_batches(batch_size=batch_rows), []
+        self.rows = pf.metadata.num_rows
+
+    def take(self, n: int) -> pa.RecordBatch:
+        have = sum(b.num_rows for b in self.buffer)
+        while have < n:
+            b = next(self.batches, None)
+            if b is None:
+                raise ValueError(f"side input has fewer rows than the input ({self.rows})")
+            self.buffer.append(b)
+            have += b.num_rows
+        table = pa.Table.from_batches(self.buffer).combine_chunks()
+        head, rest = table.slice(0, n), table.slice(n)
+        self.buffer = rest.to_batches() if rest.num_rows else []
+        return head.to_batches()[0] if head.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+    def close(self) -> None:
+        self.src.close()
+
+
+def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> OpenedShard:
+    """Open, check and prepare the first batch: what an actor does for its next shard while the
+    engine still works on the current one (so the engine stays fed across shard boundaries)."""
+    opened = OpenedShard(shard, side)
+    try:
+        opened.src = io.in_store.open_read(shard.uri)
+        opened.pf = pq.ParquetFile(opened.src)
+    except Exception as e:
+        opened.close()
+        opened.error = f"not a readable Parquet file: {type(e).__name__}: {e}"
+        return opened
+    names = opened.pf.schema_arrow.names
+    missing = [c for c in io.stage.required_columns if c not in names]
+    if missing:
+        opened.close()
+        opened.error = f"missing required column(s) {missing}; the shard has {names}"
+        return opened
+    if io.side_store is not None:
+        if side is None:
+            opened.close()
+            opened.error = "no side-input shard with this relative name"
+            return opened
+        try:
+            side_src = io.side_store.open_read(side.uri)
+            side_pf = pq.ParquetFile(side_src)
+        except Exception as e:
+            opened.close()
+            opened.error = f"side input {side.uri} is not a readable Parquet file: {type(e).__name__}: {e}"
+            return opened
+        if side_pf.metadata.num_rows != opened.pf.metadata.num_rows:
+            side_src.close()
+            opened.close()
+            opened.error = (f"side input {side.uri} has {side_pf.metadata.num_rows} rows, "
+                            f"the input {opened.pf.metadata.num_rows}")
+            return opened
+        opened.side_reader = AlignedReader(side_src, side_pf, io.read_batch_rows)
+    opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
+    opened.first = _read_and_prepare(opened, io.stage)
+    return opened
+
+
+def _read_and_prepare(opened: OpenedShard, stage: ShardStage):
+    b = next(opened.batches, None)
+    if b is None:
+        return None
+    side = opened.side_reader.take(b.num_rows) if opened.side_reader is not None else None
+    return b, stage.prepare(b, side)
+
+
+def joined_schema(input_schema: pa.Schema, stage: ShardStage, metadata: dict) -> tuple[pa.Schema, dict[str, str]]:
+    """Input columns minus those the stage drops (clashing names get `input_`), then the stage's."""
+    out_fields = list(stage.output_fields())
+    taken = {f.name for f in out_fields}
+    renames: dict[str, str] = {}
+    fields = []
+    for f in input_schema:
+        if f.name in stage.drop_columns:
+            continue
+        name = f.name
+        if name in taken:
+            name = "input_" + name
+            renames[f.name] = name
+        fields.append(f.with_name(name))
+    return pa.schema(fields + out_fields, metadata=metadata), renames
+
+
+class _OutputFile:
+    """One of the stage's outputs for this shard: a temp file written batch by batch, then committed."""
+
+    def __init__(self, spec: ShardOutput, schema: pa.Schema, uri: str, out_store):
+        self.spec, self.uri, self.store = spec, uri, out_store
+        keep = [f.name for f in schema if f.name not in spec.drop_columns]
+        self.columns = keep
+        self.schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
+        self.tmp = out_store.temp_path_for(uri)
+        self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, joined: pa.RecordBatch) -> None:
+        if self.spec.statuses is not None:
+            import pyarrow.compute as pc
+
+            joined = joined.filter(pc.is_in(joined.column(STATUS), pa.array(list(self.spec.statuses))))
+        if joined.num_rows:
+            self.writer.write_batch(joined.select(self.columns))
+            self.rows += joined.num_rows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def commit(self) -> None:
+        self.close()
+        self.store.commit_file(self.tmp, self.uri)
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def run_shard(shard: ShardInfo, io: ShardIO, opened: OpenedShard | None = None,
+              side: ShardInfo | None = None) -> ShardReport:
+    """Run the stage over `shard`; a shard-level problem (not Parquet, missing column) gives ok=False.
+
+    `opened` is the result of `open_shard` done ahead of time (else it is done here). Exceptions
+    from the stage itself (a broken engine) propagate: the caller retries the shard.
+    """
+    t0 = time.perf_counter()
+    stage = io.stage
+    report = ShardReport(shard=shard.rel, ok=False)
+    if opened is None:
+        opened = open_shard(shard, io, side)
+    if opened.error:
+        report.error = opened.error
+        return report
+    meta = {"agiqa": json.dumps(_provenance(io))}
+    schema, renames = joined_schema(opened.pf.schema_arrow, stage, meta)
+    outputs = [_OutputFile(o, schema, join(io.output_root, join(o.folder, shard.rel) if o.folder else shard.rel),
+                           io.out_store) for o in stage.outputs]
+    first = [opened.first]
+
+    def next_item():
+        return first.pop() if first else _read_and_prepare(opened, stage)
+
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-prefetch") as pool:
+            nxt = pool.submit(next_item)
+            while (item := nxt.result()) is not None:
+                batch, prepared = item
+                nxt = pool.submit(next_item)  # overlap the next read+decode with the engine
+                result = stage.process(prepared)
+                if result.num_rows != batch.num_rows:
+                    raise RuntimeError(f"stage {stage.name!r} returned {result.num_rows} rows for {batch.num_rows}")
+                kept = batch.drop_columns([c for c in stage.drop_columns if c in batch.schema.names])
+                joined = pa.RecordBatch.from_arrays(list(kept.columns) + list(result.columns), schema=schema)
+                for out in outputs:
+                    out.write(joined)
+                for status in result.column(STATUS).to_pylist():
+                    report.rows_by_status[status] = report.rows_by_status.get(status, 0) + 1
+                report.rows_in += batch.num_rows
+        for out in outputs:
+            out.commit()
+    finally:
+        for out in outputs:
+            out.discard()
+        opened.close()
+    report.rows_out = report.rows_in
+    report.outputs = [{"name": o.spec.name, "uri": o.uri, "rows": o.rows} for o in outputs]
+    report.output = outputs[0].uri if outputs else None
+    report.seconds = time.perf_counter() - t0
+    report.ok = True
+    report.times = dict(getattr(stage, "times", {}) or {})
+    io.out_store.write_json(shard_manifest_uri(io.output_root, shard),
+                            build_manifest(stage.name, io.identity, io.identity_hash, shard, opened.side, report,
+                                           renames))
+    return report
+
+
+def _provenance(io: ShardIO) -> dict:
+    import agiqa
+
+    return {"stage": io.stage.name, "identity_hash": io.identity_hash, "identity": io.identity,
+            "agiqa_version": agiqa.__version__}

@@ -1,0 +1,62 @@
+"""What the runner needs from a stage: nothing about models, everything about rows and outputs.
+
+A stage turns each record batch of an input shard into output columns for exactly those rows,
+one of them `status` (a name: `ok`, `error`, and whatever later stages add, such as
+`prefiltered`, `kept`, `dropped`). The runner joins them to the input columns (minus those the
+stage drops, e.g. image bytes), writes each of the stage's outputs, counts rows by status, and
+commits. `prepare` runs on an I/O thread (decode, clean); `process` on the engine thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from agiqa.resources import Resources
+
+STATUS = "status"
+
+
+@dataclass(frozen=True)
+class ShardOutput:
+    """One file a stage writes per input shard: `<output root>/<folder>/<shard's relative name>`."""
+
+    name: str = "scored"
+    folder: str = ""  # "" = the output root itself
+    statuses: tuple[str, ...] | None = None  # write only rows with these statuses (None: every row)
+    drop_columns: tuple[str, ...] = ()  # columns of the joined rows left out of this file
+
+
+@runtime_checkable
+class ShardStage(Protocol):
+    name: str
+    resources: Resources
+    #: Input columns the stage reads; a shard without one of them is a failed shard.
+    required_columns: tuple[str, ...]
+    #: Input columns never copied to any output (image bytes, for a score stage).
+    drop_columns: tuple[str, ...]
+    #: Files written per input shard; each is committed atomically, the manifest lists them all.
+    outputs: tuple[ShardOutput, ...]
+
+    def identity(self) -> dict:
+        """Everything that changes this stage's outputs (weights' digests, settings); JSON-able."""
+        ...
+
+    def output_fields(self) -> list[pa.Field]:
+        """The columns `process` returns, `status` among them."""
+        ...
+
+    def setup(self) -> None: ...
+
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None) -> Any:
+        """CPU work on an I/O thread. `side`: the same rows of the pass's side input, if it has one."""
+        ...
+
+    def process(self, prepared: Any) -> pa.RecordBatch:
+        """One output row per input row, in order. Raising fails the shard's attempt (not its rows)."""
+        ...
+
+    def teardown(self) -> None: ...

@@ -1,0 +1,81 @@
+"""The job summary: what was done, skipped and failed (with reasons), printed and written as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+SUMMARY_NAME = "_agiqa_job_summary.json"
+
+
+@dataclass
+class JobSummary:
+    shards_total: int = 0
+    shards_done: int = 0
+    shards_skipped: int = 0
+    failed: list[dict] = field(default_factory=list)  # {shard, reason, attempts}
+    rows_by_status: dict[str, int] = field(default_factory=dict)  # ok, error, and any status a stage adds
+    wall_s: float = 0.0
+    startup_s: float = 0.0  # until the engine(s) were ready: model load, actor start
+    runner: str = "local"
+    actors: int = 1
+    actor_restarts: int = 0
+    shards_prefetched: int = 0  # opened and first batch decoded while the engine was busy
+    identity_hash: str = ""  # of the last pass's stage (what its manifests carry)
+    stages: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def shards_failed(self) -> int:
+        return len(self.failed)
+
+    @property
+    def rows_ok(self) -> int:
+        return self.rows_by_status.get("ok", 0)
+
+    @property
+    def rows_error(self) -> int:
+        return self.rows_by_status.get("error", 0)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_status.values())
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.wall_s if self.wall_s > 0 else 0.0
+
+    def add_rows(self, rows_by_status: dict[str, int]) -> None:
+        for status, n in rows_by_status.items():
+            self.rows_by_status[status] = self.rows_by_status.get(status, 0) + n
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.update(shards_failed=self.shards_failed, rows_ok=self.rows_ok, rows_error=self.rows_error,
+                 rows_per_s=round(self.rows_per_s, 3))
+        return d
+
+    def table(self) -> str:
+        rows = [
+            ("shards", f"{self.shards_total} total: {self.shards_done} done, {self.shards_skipped} skipped "
+                       f"(already committed), {self.shards_failed} failed"),
+            ("rows", ", ".join(f"{n} {s}" for s, n in sorted(self.rows_by_status.items())) or "0"),
+            ("speed", f"{self.rows_per_s:.2f} rows/s over {self.wall_s:.1f} s ({self.startup_s:.1f} s start-up)"),
+            ("runner", f"{self.runner}, {self.actors} actor(s), {self.actor_restarts} actor restart(s)"),
+        ]
+        lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
+        for f in self.failed:
+            lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
+        return "\n".join(lines)
+
+    def write(self, out_store, output_root: str) -> str:
+        from agiqa.storage.uri import join
+
+        uri = join(output_root, SUMMARY_NAME)
+        out_store.write_json(uri, self.to_json())
+        return uri
+
+    @staticmethod
+    def dumps(d: dict) -> str:
+        return json.dumps(d, indent=2, sort_keys=True)

@@ -1,0 +1,139 @@
+"""ScoreStage: any scoring method over record batches, with the row work every method shares.
+
+Written once here, for every method: images decoded and prompts cleaned (bad rows marked, never
+failing the shard), rows the method cannot take isolated by retrying them one at a time, `status`
+and `error` per row, and a rating word per score. The method sees only good rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from agiqa.config.io import ColumnsConfig, ImageLimits
+from agiqa.data.images import BadRow, clean_prompt, decode_image
+from agiqa.methods.base import MethodOutput, ScoringMethod
+from agiqa.resources import Resources
+from agiqa.runner.stage import ShardOutput
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedRows:
+    n: int
+    images: list  # RGB PIL image or None per row
+    prompts: list  # cleaned prompt or None per row
+    errors: list  # reason or None per row
+
+
+def score_fields(method: ScoringMethod) -> list[pa.Field]:
+    """The columns a score stage writes, in order: per aspect score and rating, the method's extras,
+    then status and error."""
+    fields: list[pa.Field] = []
+    extras = {f.name: f for f in method.extra_fields()}
+    for a in method.aspects:
+        fields += [pa.field(f"{a}_score", pa.float32()), pa.field(f"{a}_rating", pa.string())]
+        fields += [f for name, f in extras.items() if name.startswith(f"{a}_")]
+    fields += [f for f in extras.values() if f not in fields]
+    return fields + [pa.field("status", pa.string()), pa.field("error", pa.string())]
+
+
+class ScoreStage:
+    name = "score"
+
+    def __init__(self, method: ScoringMethod, columns: ColumnsConfig | None = None,
+                 limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False):
+        self.method = method
+        self.columns = columns or ColumnsConfig()
+        self.limits = limits or ImageLimits()
+        self.resources = resources or method.resources
+        self.required_columns = (self.columns.image, self.columns.prompt)
+        self.drop_columns = () if keep_image else (self.columns.image,)
+        self.outputs = (ShardOutput("scored"),)
+        self._prepare_s = 0.0
+        self._schema: pa.Schema | None = None
+
+    @property
+    def times(self) -> dict[str, float]:
+        """Seconds spent so far: decoding, and the method's own parts (for job figures and benchmarks)."""
+        return {"prepare": self._prepare_s, **getattr(self.method, "times", {})}
+
+    def identity(self) -> dict:
+        return {"stage": self.name, "method": self.method.name, "aspects": list(self.method.aspects),
+                "method_identity": self.method.identity(), "columns": self.columns.model_dump(),
+                "images": self.limits.model_dump()}
+
+    def output_fields(self) -> list[pa.Field]:
+        return score_fields(self.method)
+
+    def setup(self) -> None:
+        self.method.setup()
+
+    def teardown(self) -> None:
+        self.method.teardown()
+
+    # -- I/O thread ------------------------------------------------------------------------------
+    def prepare(self, batch: pa.RecordBatch, side=None) -> PreparedRows:
+        t0 = time.perf_counter()
+        n = batch.num_rows
+        out = PreparedRows(n, [None] * n, [None] * n, [None] * n)
+        images = batch.column(self.columns.image).to_pylist()
+        prompts = batch.column(self.columns.prompt).to_pylist()
+        for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
+            try:
+                out.prompts[i] = clean_prompt(prompt, self.limits)
+                out.images[i] = decode_image(data, self.limits)
+            except BadRow as e:
+                out.errors[i] = str(e)
+                out.images[i] = out.prompts[i] = None
+        self._prepare_s += time.perf_counter() - t0
+        return out
+
+    # -- engine thread ---------------------------------------------------------------------------
+    def process(self, prep: PreparedRows) -> pa.RecordBatch:
+        errors = list(prep.errors)
+        good = [i for i in range(prep.n) if errors[i] is None]
+        results = self._score_isolating(good, prep, errors)
+        aspects, spec = self.method.aspects, self.method.spec
+        cols: dict[str, list] = {}
+        for a in aspects:
+            scores = [results[i].scores[a][0] if i in results else None for i in range(prep.n)]
+            cols[f"{a}_score"] = scores
+            cols[f"{a}_rating"] = [None if s is None else spec.rating(s) for s in scores]
+        for f in self.method.extra_fields():
+            cols[f.name] = [results[i].extras[f.name][0] if i in results else None for i in range(prep.n)]
+        cols["status"] = ["ok" if i in results else "error" for i in range(prep.n)]
+        cols["error"] = errors
+        if self._schema is None:
+            self._schema = pa.schema(self.output_fields())
+        return pa.RecordBatch.from_pydict(cols, schema=self._schema)
+
+    def _score_isolating(self, rows: list[int], prep: PreparedRows, errors: list) -> dict[int, MethodOutput]:
+        """Per good row, its single-row slice of the method's output. If the batch fails, each row is
+        retried alone and the failing ones marked; if every row fails alone too, the method itself
+        is broken and the batch error propagates (the runner retries the shard)."""
+        if not rows:
+            return {}
+        try:
+            return _split(rows, self.method.score([prep.images[i] for i in rows], [prep.prompts[i] for i in rows]))
+        except Exception as batch_error:
+            log.warning("%s failed for a batch of %d (%s); isolating the bad rows", self.method.name, len(rows),
+                        batch_error)
+            out: dict[int, MethodOutput] = {}
+            for i in rows:
+                try:
+                    out.update(_split([i], self.method.score([prep.images[i]], [prep.prompts[i]])))
+                except Exception as e:
+                    errors[i] = f"{self.method.name} failed: {type(e).__name__}: {e}"
+            if not out and len(rows) > 1:
+                raise batch_error
+            return out
+
+
+def _split(rows: list[int], result: MethodOutput) -> dict[int, MethodOutput]:
+    return {i: MethodOutput({a: [v[k]] for a, v in result.scores.items()},
+                            {f: [v[k]] for f, v in result.extras.items()}) for k, i in enumerate(rows)}

@@ -1,0 +1,98 @@
+"""Bad configuration is refused before any work starts, with a message that names the field."""
+
+import pytest
+from pydantic import ValidationError
+
+from agiqa.config import JobConfig, load_config
+
+
+def test_unknown_keys_are_refused(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("input: a\noutput: b\nmethod: {name: m3-agiqa, engine: {model: m, batchsize: 4}}\n")
+    with pytest.raises(ValidationError, match="batchsize"):
+        load_config(p)
+
+
+def test_unknown_aspect_gets_a_hint():
+    with pytest.raises(ValidationError, match="did you mean 'quality'"):
+        JobConfig(input="a", output="b", aspects=["qualty"], method={"name": "m3-agiqa", "engine": {"model": "m"}})
+
+
+def test_flags_override_yaml(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("input: a\noutput: b\nmethod: {name: m3-agiqa, engine: {model: m, batch_size: 4}}\n")
+    cfg = load_config(p, {"method": {"engine": {"batch_size": 16, "model": None}}})
+    assert cfg.method.engine.batch_size == 16 and cfg.method.engine.model == "m"
+
+
+def test_old_spelling_is_translated_and_flags_in_the_new_one_win(tmp_path, caplog):
+    p = tmp_path / "c.yaml"
+    p.write_text("input: a\noutput: b\nengine: {model: m, batch_size: 4, heads: h, describe: false}\n"
+                 "ray: {runner: local, num_gpus_per_actor: 0.5, max_shard_attempts: 5}\n")
+    cfg = load_config(p, {"method": {"engine": {"batch_size": 16}}})
+    assert cfg.method.name == "m3-agiqa" and cfg.method.heads == "h" and cfg.method.describe is False
+    assert cfg.method.engine.batch_size == 16 and cfg.method.engine.model == "m"
+    assert cfg.runner.kind == "local" and cfg.runner.max_shard_attempts == 5
+    assert cfg.resources["score"].num_gpus == 0.5
+    assert "is now `method:" in caplog.text and "is now `runner:" in caplog.text
+
+
+def test_unknown_method_gets_a_hint_and_the_method_decides_its_fields():
+    with pytest.raises(ValidationError, match="did you mean 'm3-agiqa'"):
+        JobConfig(input="a", output="b", method={"name": "m3agiqa", "engine": {"model": "m"}})
+    with pytest.raises(ValidationError, match="method.heads"):
+        import agiqa.testing.fakes  # noqa: F401  (method "fake": no heads)
+
+        JobConfig(input="a", output="b", method={"name": "fake", "heads": "h"})
+
+
+def test_resources_name_a_stage_of_the_job():
+    with pytest.raises(ValidationError, match="unknown stage"):
+        JobConfig(input="a", output="b", method={"name": "m3-agiqa", "engine": {"model": "m"}},
+                  resources={"scorer": {"num_gpus": 1}})
+
+
+def test_m3_identity_ignores_paths_and_parallelism_but_not_weights_or_settings(tiny_model_dir, tmp_path):
+    """Content, not paths: the same model copied elsewhere keeps its identity; a retrained head changes it."""
+    import shutil
+
+    from agiqa.model.head import M3Head
+
+    def ident(model, **engine):
+        cfg = JobConfig(input="a", output="b", method={"name": "m3-agiqa", "engine": {"model": str(model), **engine}})
+        return cfg.method.build(tuple(cfg.aspects)).identity()
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, copy)
+    base = ident(tiny_model_dir)
+    assert ident(copy, batch_size=32, device="cpu") == base
+    assert ident(copy, max_length=256) != base
+    head = M3Head.load(copy / "heads" / "quality")
+    with __import__("torch").no_grad():
+        head.fc[2].bias.add_(1.0)
+    head.save(copy / "heads" / "quality")  # retrained in place
+    changed = ident(copy)
+    assert changed["heads"]["quality"] != base["heads"]["quality"]
+    assert changed["heads"]["authenticity"] == base["heads"]["authenticity"] and changed["base_model"] == base["base_model"]
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "c.yaml"
+    p.write_text("input: a\noutput: b\nengine: {model: m, bogus: 1}\n")
+    out = subprocess.run([sys.executable, "-m", "agiqa", "score", "--config", str(p)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "engine.bogus" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_refuses_missing_model_before_work(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "agiqa", "score", "--input", str(tmp_path), "--output",
+                          str(tmp_path / "o"), "--model", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "no Hugging Face model" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,70 @@
+"""The Ray runner's fault handling, with FakeMethod on a real local Ray: faults come from the stage or the store."""
+
+import pyarrow.parquet as pq
+
+from agiqa.runner.run import run_job
+from agiqa.workflows.score import build_score_job
+from tests.fixtures.shards import write_shard
+from tests.runner.helpers import fake_config
+
+
+def shards(tmp_path, poison: str | None = None):
+    """Three shards of 8 rows; the middle row of the 2nd shard carries `poison` in its prompt."""
+    d = tmp_path / "in"
+    for k in range(3):
+        prompts = [f"row {k}-{i}" + (f" {poison}" if poison and k == 1 and i == 4 else "") for i in range(8)]
+        write_shard(d / f"part-{k}.parquet", [f"{k}#{i}" for i in range(8)], prompts)
+    return d
+
+
+def assert_every_row_once(data, out):
+    for src in sorted(data.glob("*.parquet")):
+        assert pq.read_table(out / src.name).column("id").to_pylist() == pq.read_table(src).column("id").to_pylist()
+
+
+def test_two_passes_each_get_a_pool_and_every_actor_is_torn_down(ray_local, tmp_path):
+    from agiqa.runner.job import Pass
+    from agiqa.testing.fakes import ThresholdStage
+
+    data, scored, split, log = shards(tmp_path), tmp_path / "scored", tmp_path / "split", tmp_path / "teardowns"
+    cfg = fake_config(data, scored, runner="ray", teardown_log=str(log))
+    cfg.resources = {"score": {"num_actors": 2, "num_cpus": 1}}
+    job = build_score_job(cfg)
+    job.passes.append(Pass(ThresholdStage("quality_score", 2.2), str(data), str(split), side_input=str(scored)))
+    summary = run_job(job)
+    assert summary.stages == ["score", "threshold"] and (summary.shards_done, summary.shards_failed) == (6, 0)
+    assert summary.actors == 2 and summary.rows_by_status["ok"] == 24
+    assert len(set(log.read_text().split())) == 2  # teardown ran in both score actors (two processes)
+    assert_every_row_once(data, scored)
+
+
+def test_actor_killed_mid_shard_job_still_completes(ray_local, tmp_path):
+    data, out = shards(tmp_path, poison="die"), tmp_path / "out"
+    cfg = fake_config(data, out, runner="ray", die_on="die", die_marker=str(tmp_path / "died"))
+    summary = run_job(build_score_job(cfg))
+    assert (tmp_path / "died").exists(), "the fault was not injected"
+    assert summary.actor_restarts == 1 and (summary.shards_done, summary.shards_failed) == (3, 0)
+    assert_every_row_once(data, out)
+
+
+def test_shard_that_always_kills_its_actor_fails_after_n_attempts(ray_local, tmp_path):
+    data, out = shards(tmp_path, poison="die"), tmp_path / "out"
+    cfg = fake_config(data, out, runner="ray", die_on="die")
+    cfg.runner.max_shard_attempts = 2
+    summary = run_job(build_score_job(cfg))
+    assert summary.shards_done == 2 and summary.shards_failed == 1
+    assert summary.failed[0]["shard"] == "part-1.parquet" and summary.failed[0]["attempts"] == 2
+    assert "actor died" in summary.failed[0]["reason"]
+    assert not (out / "part-1.parquet").exists() and (out / "part-0.parquet").exists()
+
+
+def test_actor_dying_after_commit_counts_the_shard_done(ray_local, tmp_path):
+    """The reply of a committed shard is lost with its actor: the manifest says it is done."""
+    from agiqa.testing.faults import die_after_manifest
+
+    data, out = shards(tmp_path), tmp_path / "out"
+    summary = run_job(build_score_job(fake_config(data, out, runner="ray"),
+                                      open_store=die_after_manifest("part-0.parquet")))
+    assert summary.actor_restarts == 1
+    assert (summary.shards_done, summary.shards_failed, summary.rows_ok) == (3, 0, 24)
+    assert_every_row_once(data, out)

@@ -1,0 +1,50 @@
+"""ScoreStage's row work, the same for every method: columns, ratings from the method's spec, isolation."""
+
+import pyarrow as pa
+import pytest
+
+from agiqa.aspects import ScoreSpec
+from agiqa.stages.score import ScoreStage
+from agiqa.testing.fakes import FakeConfig, FakeMethod
+from tests.fixtures.shards import png
+
+
+def batch(prompts, images=None):
+    images = images or [png(i) for i in range(len(prompts))]
+    return pa.RecordBatch.from_pydict({"id": list(range(len(prompts))), "image": images, "prompt": prompts})
+
+
+def test_columns_in_order_with_the_methods_extras_and_ratings_from_its_spec():
+    method = FakeMethod(aspects=("quality", "authenticity"))
+    method.spec = ScoreSpec(low=0.0, high=10.0)  # a method on 0-10: 5.0 is "fair", not "excellent"
+    stage = ScoreStage(method)
+    assert [f.name for f in stage.output_fields()] == [
+        "quality_score", "quality_rating", "authenticity_score", "authenticity_rating", "fake_note", "status", "error"]
+    out = stage.process(stage.prepare(batch(["a", "bb"]))).to_pydict()
+    for s, r in zip(out["quality_score"], out["quality_rating"], strict=True):
+        assert r == ScoreSpec(0.0, 10.0).rating(s)
+    assert ScoreSpec(0.0, 10.0).rating(5.0) == "fair" and ScoreSpec(0.0, 1.0, higher_is_better=False).rating(0.05) == "excellent"
+    assert out["fake_note"] == ["1 chars", "2 chars"] and out["status"] == ["ok", "ok"]
+
+
+def test_the_method_sees_only_good_rows_and_refused_rows_are_isolated():
+    method = FakeMethod(FakeConfig(refuse="no"))
+    stage = ScoreStage(method)
+    out = stage.process(stage.prepare(batch(["fine", "say no", "   ", "ok"], [png(0), png(1), png(2), b"xx"])))
+    out = out.to_pydict()
+    assert out["status"] == ["ok", "error", "error", "error"]
+    assert "fake refusal" in out["error"][1] and "prompt is empty" in out["error"][2] and "decoded" in out["error"][3]
+    assert out["quality_score"][0] is not None and out["quality_rating"][1] is None
+    assert method.calls == 3  # the batch of 2 good rows, then each alone
+
+
+def test_a_method_failing_every_row_fails_the_batch():
+    stage = ScoreStage(FakeMethod(FakeConfig(refuse="x")))
+    with pytest.raises(RuntimeError, match="fake refusal"):
+        stage.process(stage.prepare(batch(["x1", "x2"])))
+
+
+def test_keep_image_keeps_the_column_and_resources_default_to_the_methods():
+    stage = ScoreStage(FakeMethod(FakeConfig(num_gpus=0.25)), keep_image=True)
+    assert stage.drop_columns == () and stage.resources.num_gpus == 0.25
+    assert ScoreStage(FakeMethod()).drop_columns == ("image",)
