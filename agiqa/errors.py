@@ -14,5 +14,9 @@ class DataError(AgiqaError):
     """Input data that cannot be used as given (no rows, missing columns)."""
 
 
+class ClusterError(AgiqaError):
+    """The Ray cluster cannot be reached or cannot start the job's actors."""
+
+
 #: The name commands use for "tell the user and exit 2".
 UserError = AgiqaError

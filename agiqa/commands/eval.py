@@ -30,6 +30,11 @@ def run(args) -> int:
         raise UserError(str(e)) from None
     if not scored:
         raise UserError(f"no scored rows under {args.scored}")
+    if labels is not None:
+        ids = {r.get(args.id_column) for r in labels}
+        if not any(r.get(args.id_column) in ids for r in scored):
+            raise UserError(f"--labels {args.labels}: no {args.id_column!r} matches an id of the scored rows "
+                            "(wrong labels, or another --id-column?)")
     result = evaluate(scored, labels, args.id_column)
     if not any(m.get("n") for m in result.values()):
         raise UserError("no rows with both a score and a <aspect>_mos label (give --labels?)")

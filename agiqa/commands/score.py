@@ -72,8 +72,8 @@ def load_job_config(args):
     try:
         return load_score_config(None, data)
     except ValidationError as e:
-        lines = [f"  {'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def _given(flags: dict) -> dict:
@@ -97,4 +97,4 @@ def run(args) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     summary = score(load_job_config(args))
     print(summary.table(), flush=True)
-    return 1 if summary.shards_failed else 0
+    return 1 if summary.shards_failed or summary.all_rows_failed else 0

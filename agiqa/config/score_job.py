@@ -52,6 +52,17 @@ class ScoreJobConfig(StrictModel):
             raise ValueError("needs a `name` (e.g. {name: m3-agiqa, ...})")
         return method_config_class(v["name"]).model_validate(v)
 
+    @field_validator("input", "output")
+    @classmethod
+    def _root(cls, v: str) -> str:
+        from agiqa.storage.uri import is_s3, split_s3
+
+        if not v.strip():
+            raise ValueError("is empty")
+        if is_s3(v):
+            split_s3(v)  # raises on s3:// without a bucket
+        return v
+
     @field_validator("aspects")
     @classmethod
     def _aspects(cls, v: list[str]) -> list[str]:
@@ -71,6 +82,16 @@ class ScoreJobConfig(StrictModel):
         if missing:
             raise ValueError(f"method {self.method.name!r} cannot score {missing}; it scores "
                              f"{list(self.method.supported_aspects)}")
+        return self
+
+    @model_validator(mode="after")
+    def _nothing_ignored(self) -> ScoreJobConfig:
+        if self.runner.kind == "local":
+            ignored = (["runner.address"] if self.runner.address else []) + [
+                f"resources.{k}.num_actors" for k, r in self.resources.items() if r.num_actors is not None]
+            if ignored:
+                raise ValueError(f"{', '.join(ignored)} has no effect with runner.kind 'local' (one process); "
+                                 "drop it or use the ray runner")
         return self
 
     def stage_resources(self, stage: str) -> dict:

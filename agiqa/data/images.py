@@ -9,12 +9,26 @@ converted, the first frame of an animation taken.
 from __future__ import annotations
 
 import io
+import re
 
 from agiqa.config.io import ImageLimits
 
 
 class BadRow(ValueError):
-    """A row that cannot be scored; the message is the reason written to the `error` column."""
+    """A row that cannot be scored: a stable `code` (for GROUP BY) and the reason, for the `error_code`
+    and `error` columns."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def plain(text: str) -> str:
+    """An error text without object reprs (`<_io.BytesIO object at 0x...>`), so equal causes read equal."""
+    return _OBJECT_REPR.sub("the image bytes", text)
 
 
 def decode_image(data: bytes | None, limits: ImageLimits):
@@ -22,29 +36,29 @@ def decode_image(data: bytes | None, limits: ImageLimits):
     from PIL import Image, ImageOps
 
     if data is None:
-        raise BadRow("image is null")
+        raise BadRow("image_null", "image is null")
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise BadRow(f"image is a {type(data).__name__}, not encoded bytes")
+        raise BadRow("image_not_bytes", f"image is a {type(data).__name__}, not encoded bytes")
     if len(data) == 0:
-        raise BadRow("image is empty (0 bytes)")
+        raise BadRow("image_empty", "image is empty (0 bytes)")
     if len(data) > limits.max_encoded_bytes:
-        raise BadRow(f"image is {len(data)} bytes, over the limit of {limits.max_encoded_bytes}")
+        raise BadRow("image_too_large", f"image is {len(data)} bytes, over the limit of {limits.max_encoded_bytes}")
     try:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size  # from the header: nothing decoded yet
             if w * h > limits.max_image_pixels:
-                raise BadRow(f"image is {w}x{h} pixels, over the limit of {limits.max_image_pixels}")
+                raise BadRow("image_too_many_pixels", f"image is {w}x{h} pixels, over the limit of {limits.max_image_pixels}")
             if w < 1 or h < 1:
-                raise BadRow(f"image has no pixels ({w}x{h})")
+                raise BadRow("image_no_pixels", f"image has no pixels ({w}x{h})")
             im.seek(0)  # first frame of animations
             im.load()
             return _to_rgb(ImageOps.exif_transpose(im))
     except BadRow:
         raise
     except Image.DecompressionBombError as e:
-        raise BadRow(f"image refused as a decompression bomb: {e}") from None
+        raise BadRow("image_bomb", plain(f"image refused as a decompression bomb: {e}")) from None
     except Exception as e:  # PIL raises many types for corrupt or truncated data
-        raise BadRow(f"image cannot be decoded: {type(e).__name__}: {e}") from None
+        raise BadRow("image_undecodable", plain(f"image cannot be decoded: {type(e).__name__}: {e}")) from None
 
 
 def _to_rgb(im):
@@ -68,11 +82,11 @@ def _to_rgb(im):
 def clean_prompt(text: str | None, limits: ImageLimits) -> str:
     """Normalise a generation prompt (whitespace, control characters, length); BadRow when there is none."""
     if text is None:
-        raise BadRow("prompt is null")
+        raise BadRow("prompt_null", "prompt is null")
     if not isinstance(text, str):
         text = str(text)
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = " ".join(text.split())
     if not text:
-        raise BadRow("prompt is empty")
+        raise BadRow("prompt_empty", "prompt is empty")
     return text[: limits.max_prompt_chars]

@@ -6,10 +6,11 @@ configuration (`agiqa.methods.m3.config`), not the engine's.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from agiqa.schema import StrictModel
 
@@ -45,6 +46,13 @@ class EngineConfig(StrictModel):
     max_num_seqs: int = Field(64, ge=1, description="vLLM: max sequences scheduled at once.")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM: tensor parallel degree.")
     max_lora_rank: int = Field(64, ge=1, description="vLLM: the largest LoRA rank served.")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", v):
+            raise ValueError(f"{v!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return v
 
     @model_validator(mode="after")
     def _pixels(self) -> EngineConfig:

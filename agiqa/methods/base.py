@@ -69,8 +69,11 @@ class MethodConfig(StrictModel):
 
     name: str
 
-    def check(self, aspects: tuple[str, ...]) -> None:
-        """Refuse, with a `ConfigError` naming the field or file, what cannot work (no model loaded)."""
+    def check(self, aspects: tuple[str, ...], on_this_machine: bool = True) -> None:
+        """Refuse, with a `ConfigError` naming the field or file, what cannot work (no model loaded).
+
+        `on_this_machine`: the method will run here (local runner or a local Ray), so this machine's
+        devices can be checked too."""
 
     def build(self, aspects: tuple[str, ...]) -> ScoringMethod:
         """The method for these aspects, not yet set up."""

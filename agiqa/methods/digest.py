@@ -18,9 +18,9 @@ _lock = threading.Lock()
 
 
 def _cache_path() -> Path:
-    root = os.environ.get("AGIQA_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "agiqa")
-    return Path(root) / "file-digests.json"
+    from agiqa.paths import cache_dir
+
+    return cache_dir() / "file-digests.json"
 
 
 def _load_cache() -> dict:

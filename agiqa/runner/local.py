@@ -10,7 +10,7 @@ import time
 
 from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, one_line
+from agiqa.runner.policy import ShardLedger, one_line, record_plan
 from agiqa.runner.progress import Progress
 from agiqa.runner.shard import ShardIO, run_shard
 from agiqa.runner.summary import JobSummary
@@ -23,9 +23,7 @@ def run_local(job: ShardJob) -> JobSummary:
     summary = JobSummary(runner="local")
     for p in job.passes:
         plan = plan_pass(job, p)
-        summary.shards_total += len(plan.todo) + len(plan.skipped)
-        summary.shards_skipped += len(plan.skipped)
-        summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, p.stage.name]
+        record_plan(summary, plan)
         if plan.todo:
             _run_pass(plan, summary, t0)
     summary.wall_s = time.perf_counter() - t0

@@ -1,5 +1,10 @@
 """A committed shard's manifest: written last, after every output of the shard is in place.
 
+Manifests and the job summary live in `<output root>/_agiqa/`, so the output root reads as a
+Parquet dataset (pyarrow, polars, Spark and Athena skip `_`-prefixed folders). Outputs written
+before that kept the manifest beside the shard; it is still read there, and removed once the
+shard is committed again.
+
 A shard is done when its manifest exists, carries the identity hash of the stage that would run
 now, and names the same input (and side input) by etag as the listing does. Anything else (no
 manifest, a torn one, another identity, a changed input) means: do it again.
@@ -19,8 +24,21 @@ def identity_hash(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+SIDECAR_DIR = "_agiqa"
+
+
 def shard_manifest_uri(output_root: str, shard: ShardInfo) -> str:
+    return manifest_uri(join(join(output_root, SIDECAR_DIR + "/manifests"), shard.rel))
+
+
+def legacy_manifest_uri(output_root: str, shard: ShardInfo) -> str:
+    """Where manifests were written before they moved to `_agiqa/` (beside the shard)."""
     return manifest_uri(join(output_root, shard.rel))
+
+
+def read_manifest(out_store, output_root: str, shard: ShardInfo) -> dict | None:
+    m = out_store.read_json(shard_manifest_uri(output_root, shard))
+    return m if m is not None else out_store.read_json(legacy_manifest_uri(output_root, shard))
 
 
 def is_committed(manifest: dict | None, ident_hash: str, shard: ShardInfo, side: ShardInfo | None) -> bool:

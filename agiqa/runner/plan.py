@@ -5,8 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from agiqa.errors import DataError
 from agiqa.runner.job import Pass, ShardJob
-from agiqa.runner.manifest import identity_hash, is_committed, shard_manifest_uri
+from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
 from agiqa.storage.base import ShardInfo
 
 
@@ -23,6 +24,7 @@ class PassPlan:
     side_store: object = None
     todo: list[ShardInfo] = field(default_factory=list)
     skipped: list[ShardInfo] = field(default_factory=list)
+    refused: list[tuple[ShardInfo, str]] = field(default_factory=list)  # unsafe relative names, with why
     sides: dict[str, ShardInfo] = field(default_factory=dict)  # relative name -> side shard
 
     def side_of(self, shard: ShardInfo) -> ShardInfo | None:
@@ -30,19 +32,26 @@ class PassPlan:
 
     def committed_manifest(self, shard: ShardInfo) -> dict | None:
         """The shard's manifest if it is committed for this stage identity and this input."""
-        m = self.out_store.read_json(shard_manifest_uri(self.pass_.output, shard))
+        m = read_manifest(self.out_store, self.pass_.output, shard)
         return m if is_committed(m, self.identity_hash, shard, self.side_of(shard)) else None
 
 
 def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
+    from agiqa.storage.roots import check_separate, unsafe_name
 
     check_access(p.input, p.output, job.storage)
+    if p.side_input:
+        check_separate(p.side_input, p.output, what="side input")
     identity = p.stage.identity()
     plan = PassPlan(job, p, identity, identity_hash(identity), job.open_store(p.input, job.storage),
                     job.open_store(p.output, job.storage))
-    shards = plan.in_store.list_shards(p.input)
+    listed = plan.in_store.list_shards(p.input)
+    if not listed:
+        raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
+    plan.refused = [(s, why) for s in listed if (why := unsafe_name(s.rel))]
+    shards = [s for s in listed if not unsafe_name(s.rel)]
     if p.side_input:
         plan.side_store = job.open_store(p.side_input, job.storage)
         plan.sides = {s.rel: s for s in plan.side_store.list_shards(p.side_input)}
@@ -55,3 +64,18 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     plan.todo = [s for s, d in zip(shards, done, strict=True) if not d]
     plan.skipped = [s for s, d in zip(shards, done, strict=True) if d]
     return plan
+
+
+def _what_is_there(root: str) -> str:
+    """For a local folder without shards: what it does hold, so a mistyped path is seen at once."""
+    from pathlib import Path
+
+    from agiqa.storage.uri import is_s3
+
+    if is_s3(root):
+        return "; check the bucket and prefix"
+    files = [f for f in Path(root).rglob("*") if f.is_file()] if Path(root).is_dir() else []
+    if not files:
+        return "; the folder is empty"
+    kinds = sorted({f.suffix or f.name for f in files})[:5]
+    return f"; it holds {len(files)} other file(s) ({', '.join(kinds)})"

@@ -19,6 +19,16 @@ from agiqa.runner.summary import JobSummary
 log = logging.getLogger(__name__)
 
 
+def record_plan(summary: JobSummary, plan) -> None:
+    """A pass's plan in the summary: shards found, already committed, refused (unsafe names)."""
+    summary.shards_total += len(plan.todo) + len(plan.skipped) + len(plan.refused)
+    summary.shards_skipped += len(plan.skipped)
+    summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
+    for shard, why in plan.refused:
+        log.warning("shard %r refused: %s", shard.rel, why)
+        summary.failed.append({"shard": shard.rel, "reason": f"refused: {why}", "attempts": 0})
+
+
 class ShardLedger:
     def __init__(self, summary: JobSummary, max_attempts: int, progress: Progress):
         self.summary, self.max_attempts, self.progress = summary, max_attempts, progress

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agiqa.runner.manifest import build_manifest, shard_manifest_uri
+from agiqa.runner.manifest import build_manifest, legacy_manifest_uri, shard_manifest_uri
 from agiqa.runner.stage import STATUS, ShardOutput, ShardStage
 from agiqa.storage.base import ShardInfo
 from agiqa.storage.uri import join
@@ -220,6 +220,11 @@ def run_shard(shard: ShardInfo, io: ShardIO, opened: OpenedShard | None = None,
     t0 = time.perf_counter()
     stage = io.stage
     report = ShardReport(shard=shard.rel, ok=False)
+    from agiqa.storage.roots import unsafe_name
+
+    if why := unsafe_name(shard.rel):  # planning refuses these; never write one, whoever asks
+        report.error = why
+        return report
     if opened is None:
         opened = open_shard(shard, io, side)
     if opened.error:
@@ -265,6 +270,9 @@ def run_shard(shard: ShardInfo, io: ShardIO, opened: OpenedShard | None = None,
     io.out_store.write_json(shard_manifest_uri(io.output_root, shard),
                             build_manifest(stage.name, io.identity, io.identity_hash, shard, opened.side, report,
                                            renames))
+    legacy = legacy_manifest_uri(io.output_root, shard)
+    if io.out_store.exists(legacy):  # written before manifests moved to _agiqa/: the new one replaces it
+        io.out_store.delete(legacy)
     return report
 
 

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-SUMMARY_NAME = "_agiqa_job_summary.json"
+SUMMARY_NAME = "_agiqa/job_summary.json"
 
 
 @dataclass
@@ -43,6 +43,11 @@ class JobSummary:
         return sum(self.rows_by_status.values())
 
     @property
+    def all_rows_failed(self) -> bool:
+        """Rows were read and none came out well: a job that did nothing useful, not "done"."""
+        return self.rows > 0 and self.rows_error == self.rows
+
+    @property
     def rows_per_s(self) -> float:
         return self.rows / self.wall_s if self.wall_s > 0 else 0.0
 
@@ -67,6 +72,8 @@ class JobSummary:
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
             lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
+        if self.all_rows_failed:
+            lines.append(f"  FAILED  every one of the {self.rows} rows read has status=error (see the `error` column)")
         return "\n".join(lines)
 
     def write(self, out_store, output_root: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from agiqa.config.io import ColumnsConfig, ImageLimits
-from agiqa.data.images import BadRow, clean_prompt, decode_image
+from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
 from agiqa.methods.base import MethodOutput, ScoringMethod
 from agiqa.resources import Resources
 from agiqa.runner.stage import ShardOutput
@@ -28,18 +28,20 @@ class PreparedRows:
     images: list  # RGB PIL image or None per row
     prompts: list  # cleaned prompt or None per row
     errors: list  # reason or None per row
+    codes: list  # stable error code or None per row
 
 
 def score_fields(method: ScoringMethod) -> list[pa.Field]:
     """The columns a score stage writes, in order: per aspect score and rating, the method's extras,
-    then status and error."""
+    then `status`, `error_code` (stable, for GROUP BY) and `error` (the reason, in words)."""
     fields: list[pa.Field] = []
     extras = {f.name: f for f in method.extra_fields()}
     for a in method.aspects:
         fields += [pa.field(f"{a}_score", pa.float32()), pa.field(f"{a}_rating", pa.string())]
         fields += [f for name, f in extras.items() if name.startswith(f"{a}_")]
     fields += [f for f in extras.values() if f not in fields]
-    return fields + [pa.field("status", pa.string()), pa.field("error", pa.string())]
+    return fields + [pa.field("status", pa.string()), pa.field("error_code", pa.string()),
+                     pa.field("error", pa.string())]
 
 
 class ScoreStage:
@@ -80,7 +82,7 @@ class ScoreStage:
     def prepare(self, batch: pa.RecordBatch, side=None) -> PreparedRows:
         t0 = time.perf_counter()
         n = batch.num_rows
-        out = PreparedRows(n, [None] * n, [None] * n, [None] * n)
+        out = PreparedRows(n, [None] * n, [None] * n, [None] * n, [None] * n)
         images = batch.column(self.columns.image).to_pylist()
         prompts = batch.column(self.columns.prompt).to_pylist()
         for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
@@ -88,16 +90,16 @@ class ScoreStage:
                 out.prompts[i] = clean_prompt(prompt, self.limits)
                 out.images[i] = decode_image(data, self.limits)
             except BadRow as e:
-                out.errors[i] = str(e)
+                out.errors[i], out.codes[i] = str(e), e.code
                 out.images[i] = out.prompts[i] = None
         self._prepare_s += time.perf_counter() - t0
         return out
 
     # -- engine thread ---------------------------------------------------------------------------
     def process(self, prep: PreparedRows) -> pa.RecordBatch:
-        errors = list(prep.errors)
+        errors, codes = list(prep.errors), list(prep.codes)
         good = [i for i in range(prep.n) if errors[i] is None]
-        results = self._score_isolating(good, prep, errors)
+        results = self._score_isolating(good, prep, errors, codes)
         aspects, spec = self.method.aspects, self.method.spec
         cols: dict[str, list] = {}
         for a in aspects:
@@ -107,12 +109,14 @@ class ScoreStage:
         for f in self.method.extra_fields():
             cols[f.name] = [results[i].extras[f.name][0] if i in results else None for i in range(prep.n)]
         cols["status"] = ["ok" if i in results else "error" for i in range(prep.n)]
+        cols["error_code"] = codes
         cols["error"] = errors
         if self._schema is None:
             self._schema = pa.schema(self.output_fields())
         return pa.RecordBatch.from_pydict(cols, schema=self._schema)
 
-    def _score_isolating(self, rows: list[int], prep: PreparedRows, errors: list) -> dict[int, MethodOutput]:
+    def _score_isolating(self, rows: list[int], prep: PreparedRows, errors: list,
+                         codes: list) -> dict[int, MethodOutput]:
         """Per good row, its single-row slice of the method's output. If the batch fails, each row is
         retried alone and the failing ones marked; if every row fails alone too, the method itself
         is broken and the batch error propagates (the runner retries the shard)."""
@@ -128,7 +132,8 @@ class ScoreStage:
                 try:
                     out.update(_split([i], self.method.score([prep.images[i]], [prep.prompts[i]])))
                 except Exception as e:
-                    errors[i] = f"{self.method.name} failed: {type(e).__name__}: {e}"
+                    errors[i] = plain(f"{self.method.name} failed: {type(e).__name__}: {e}")
+                    codes[i] = "method_failed"
             if not out and len(rows) > 1:
                 raise batch_error
             return out

@@ -21,11 +21,18 @@ def open_store(uri: str, storage_cfg=None):
 
 
 def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
-    """Fail fast, with one clear message, on roots that cannot be reached (before any work)."""
+    """Fail fast, with one clear message, before any work: roots that cannot be reached, an output
+    that cannot be written (read-only bucket, a file), an output overlapping the input."""
+    from agiqa.storage.roots import check_separate
     from agiqa.storage.uri import is_s3
 
+    check_separate(input_root, output_root)
     if is_s3(input_root) or is_s3(output_root):
         from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import check_access as check_s3
 
         check_s3(input_root, output_root, storage_cfg or StorageConfig())
+    if not is_s3(output_root):
+        from agiqa.storage.local import LocalStore
+
+        LocalStore().probe_write(output_root)

@@ -37,6 +37,25 @@ class LocalStore:
         os.close(fd)
         return path
 
+    def probe_write(self, root: str) -> None:
+        """Refuse an output that is a file, or a folder this process cannot write, before any work."""
+        p = Path(root)
+        if p.exists() and not p.is_dir():
+            raise StorageError(f"output {root} is a file, not a folder")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".agiqa-write-probe-", dir=p)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise StorageError(f"output {root}: cannot write there ({e.strerror or e})") from None
+
+    def delete(self, uri: str) -> None:
+        try:
+            os.unlink(uri)
+        except FileNotFoundError:
+            pass
+
     def commit_file(self, local_path: str, uri: str) -> None:
         umask = os.umask(0)
         os.umask(umask)

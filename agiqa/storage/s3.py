@@ -65,9 +65,28 @@ class S3Store:
                             max_attempts=self.cfg.max_attempts)
 
     def temp_path_for(self, uri: str) -> str:
-        fd, path = tempfile.mkstemp(prefix="agiqa-", suffix=".parquet.tmp")
+        """A staging file in agiqa's own folder, named with this process's id, so a rerun after a
+        killed job finds and removes what the dead process left (`clean_staging`)."""
+        d = staging_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".upload.tmp", dir=d)
         os.close(fd)
         return path
+
+    def probe_write(self, root: str) -> None:
+        """Write and delete a small object under `root`: refuse a read-only output before any work."""
+        import uuid
+
+        bucket, prefix = split_s3(root)
+        key = "/".join(p for p in (prefix.strip("/"), "_agiqa", f".write-probe-{uuid.uuid4().hex}") if p)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=b"")
+        except Exception as e:
+            raise StorageError(f"output {root}: cannot write there: {describe_error(e)}") from None
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except Exception:
+            pass  # written but not deletable: harmless, and writing is what the job needs
 
     def commit_file(self, local_path: str, uri: str) -> None:
         """One PUT, or one multipart upload completed at the end (boto3 aborts it on failure)."""
@@ -105,6 +124,13 @@ class S3Store:
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
 
+    def delete(self, uri: str) -> None:
+        bucket, key = split_s3(uri)
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except Exception as e:
+            raise StorageError(f"cannot delete {uri}: {describe_error(e)}") from None
+
     def exists(self, uri: str) -> bool:
         bucket, key = split_s3(uri)
         try:
@@ -123,6 +149,39 @@ class S3Store:
             raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
 
 
+def staging_dir():
+    from agiqa.paths import cache_dir
+
+    return cache_dir() / "staging"
+
+
+def clean_staging() -> int:
+    """Remove staging files left by processes that no longer run (a killed job); returns how many."""
+    removed = 0
+    d = staging_dir()
+    if not d.is_dir():
+        return 0
+    for p in d.glob("*.upload.tmp"):
+        pid = p.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                p.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def check_access(input_root: str, output_root: str, storage_cfg) -> None:
     """Fail fast, with one clear message, before any work starts."""
     roots = [(input_root, "input"), (output_root, "output")]
@@ -131,3 +190,6 @@ def check_access(input_root: str, output_root: str, storage_cfg) -> None:
         store = S3Store(storage_cfg)
         for r, role in s3_roots:
             store.check_bucket(r, role)
+        if is_s3(output_root):
+            store.probe_write(output_root)
+        clean_staging()

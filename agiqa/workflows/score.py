@@ -8,10 +8,13 @@ from agiqa.runner.job import Pass, ShardJob
 
 def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     """The runner's job for `cfg` (the method is built, not set up: nothing heavy loads here)."""
+    import os
+
     from agiqa.stages.score import ScoreStage
 
     aspects = tuple(cfg.aspects)
-    cfg.method.check(aspects)
+    here = cfg.runner.kind == "local" or not (cfg.runner.address or os.environ.get("RAY_ADDRESS"))
+    cfg.method.check(aspects, on_this_machine=here)
     method = cfg.method.build(aspects)
     stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")))
     return ShardJob(

@@ -23,13 +23,13 @@ def test_every_row_scored_once_with_the_methods_scores(small_shards, tmp_path):
         assert "image" not in got.column_names and "fake_note" in got.column_names
         assert got.column("quality_score").to_pylist() == pytest.approx(expected_scores(small_shards / rel, "quality"))
         assert got.column("correspondence_rating").to_pylist()[0] in ("bad", "poor", "fair", "good", "excellent")
-        man = json.loads((out / (rel + ".manifest.json")).read_text())
+        man = json.loads((out / "_agiqa" / "manifests" / (rel + ".manifest.json")).read_text())
         assert man["rows_by_status"] == {"ok": 10} and man["identity"]["method"] == "fake"
         assert man["outputs"] == [{"name": "scored", "uri": str(out / rel), "rows": 10}]
         meta = json.loads(pq.read_schema(out / rel).metadata[b"agiqa"])
         assert meta["identity"]["method"] == "fake" and meta["identity_hash"] == man["identity_hash"]
         assert meta["agiqa_version"]
-    assert json.loads((out / "_agiqa_job_summary.json").read_text())["rows_ok"] == 40
+    assert json.loads((out / "_agiqa" / "job_summary.json").read_text())["rows_ok"] == 40
 
 
 def test_rerun_skips_committed_shards_and_redoes_a_changed_input(small_shards, tmp_path):
@@ -67,6 +67,14 @@ def test_rows_the_method_refuses_or_cannot_decode_are_marked_and_the_rest_scored
     assert summary.rows_by_status == {"ok": 3, "error": 3} and summary.shards_done == 1
 
 
+def test_a_job_where_every_row_failed_is_not_done(tmp_path):
+    data, out = tmp_path / "in", tmp_path / "out"
+    write_shard(data / "s.parquet", [1, 2], images=["http://example.invalid/a.png", "http://example.invalid/b.png"])
+    summary = score(fake_config(data, out))
+    assert summary.shards_done == 1 and summary.all_rows_failed and "every one of the 2 rows" in summary.table()
+    assert pq.read_table(out / "s.parquet").column("error_code").to_pylist() == ["image_not_bytes"] * 2
+
+
 def test_bad_shards_fail_at_once_and_a_broken_method_is_retried_then_reported(tmp_path):
     data, out = tmp_path / "in", tmp_path / "out"
     write_shard(data / "good.parquet", [1, 2], ["fine", "fine"])
@@ -77,7 +85,7 @@ def test_bad_shards_fail_at_once_and_a_broken_method_is_retried_then_reported(tm
     assert summary.shards_done == 1 and set(failed) == {"broken.parquet", "junk.parquet"}
     assert failed["junk.parquet"]["attempts"] == 1 and "not a readable Parquet file" in failed["junk.parquet"]["reason"]
     assert failed["broken.parquet"]["attempts"] == 3 and "fake refusal" in failed["broken.parquet"]["reason"]
-    assert not (out / "broken.parquet").exists() and not (out / "junk.parquet.manifest.json").exists()
+    assert not (out / "broken.parquet").exists() and not (out / "_agiqa" / "manifests" / "junk.parquet.manifest.json").exists()
 
 
 def test_setup_and_teardown_once_per_pass(small_shards, tmp_path):
@@ -117,6 +125,6 @@ def test_second_pass_reads_the_first_as_a_row_aligned_side_input_and_writes_two_
             assert (r["status"] == "kept") == (want[r["id"]] >= 2.2)
         if kept is not None:
             assert "image" in kept.column_names
-        man = json.loads((split / (rel + ".manifest.json")).read_text())
+        man = json.loads((split / "_agiqa" / "manifests" / (rel + ".manifest.json")).read_text())
         assert [o["name"] for o in man["outputs"]] == ["kept", "dropped"] and man["side_input"]["etag"]
         assert sum(o["rows"] for o in man["outputs"]) == 10

@@ -19,7 +19,7 @@ def test_columns_in_order_with_the_methods_extras_and_ratings_from_its_spec():
     method.spec = ScoreSpec(low=0.0, high=10.0)  # a method on 0-10: 5.0 is "fair", not "excellent"
     stage = ScoreStage(method)
     assert [f.name for f in stage.output_fields()] == [
-        "quality_score", "quality_rating", "authenticity_score", "authenticity_rating", "fake_note", "status", "error"]
+        "quality_score", "quality_rating", "authenticity_score", "authenticity_rating", "fake_note", "status", "error_code", "error"]
     out = stage.process(stage.prepare(batch(["a", "bb"]))).to_pydict()
     for s, r in zip(out["quality_score"], out["quality_rating"], strict=True):
         assert r == ScoreSpec(0.0, 10.0).rating(s)
@@ -34,6 +34,8 @@ def test_the_method_sees_only_good_rows_and_refused_rows_are_isolated():
     out = out.to_pydict()
     assert out["status"] == ["ok", "error", "error", "error"]
     assert "fake refusal" in out["error"][1] and "prompt is empty" in out["error"][2] and "decoded" in out["error"][3]
+    assert out["error_code"] == [None, "method_failed", "prompt_empty", "image_undecodable"]
+    assert "0x" not in out["error"][3]  # no object reprs: equal causes read equal
     assert out["quality_score"][0] is not None and out["quality_rating"][1] is None
     assert method.calls == 3  # the batch of 2 good rows, then each alone
 

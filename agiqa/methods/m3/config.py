@@ -30,16 +30,31 @@ class M3Config(MethodConfig):
     def heads_dir(self) -> str:
         return self.heads or str(Path(self.engine.model) / "heads")
 
-    def check(self, aspects: tuple[str, ...]) -> None:
+    def check(self, aspects: tuple[str, ...], on_this_machine: bool = True) -> None:
+        import json
+
         from agiqa.model.prompts import get_prompt_set
 
         e = self.engine
         if not (Path(e.model) / "config.json").is_file():
             raise ConfigError(f"method.engine.model: no Hugging Face model at {e.model} (config.json missing)")
+        hidden = _hidden_size(json.loads((Path(e.model) / "config.json").read_text()))
         for a in aspects:
             head = Path(self.heads_dir) / a
             if not (head / "head_config.json").is_file():
                 raise ConfigError(f"no M3 head for aspect {a!r} at {head} (head_config.json missing)")
+            hc = json.loads((head / "head_config.json").read_text())
+            if hidden is not None and hc.get("hidden_size") not in (None, hidden):
+                raise ConfigError(f"head {a!r} at {head} expects hidden size {hc['hidden_size']} but the model at "
+                                  f"{e.model} has {hidden}: it was trained for another base model")
+            if hc.get("context_length") is not None and hc["context_length"] < e.max_length:
+                raise ConfigError(f"head {a!r} has context_length {hc['context_length']} < "
+                                  f"method.engine.max_length {e.max_length}")
+        if on_this_machine and e.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"method.engine.device: {e.device!r} requested but this machine has no CUDA GPU")
         if e.adapters is not None and not Path(e.adapters).is_dir():
             raise ConfigError(f"method.engine.adapters: {e.adapters} is not a folder")
         try:
@@ -51,3 +66,11 @@ class M3Config(MethodConfig):
         from agiqa.methods.m3.method import M3Method
 
         return M3Method(self, aspects)
+
+
+def _hidden_size(config: dict) -> int | None:
+    """The language model's hidden size from a Hugging Face config.json (top level or text_config)."""
+    for c in (config.get("text_config") or {}, config):
+        if isinstance(c.get("hidden_size"), int):
+            return c["hidden_size"]
+    return None

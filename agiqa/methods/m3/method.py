@@ -61,6 +61,8 @@ class M3Method:
         from agiqa.model.prompts import get_prompt_set
 
         self.cfg.check(self.aspects)
+        log.info("loading %s (%s engine) with adapters and heads for %s", self.cfg.engine.model, self.cfg.engine.name,
+                 ", ".join(self.aspects))
         self.prompts = get_prompt_set(self.cfg.prompt_set)
         self.engine = build_engine(self.cfg.engine, self.aspects)
         try:

@@ -17,9 +17,10 @@ import os
 import time
 from collections import defaultdict, deque
 
+from agiqa.errors import ClusterError
 from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, one_line
+from agiqa.runner.policy import ShardLedger, one_line, record_plan
 from agiqa.runner.progress import Progress
 from agiqa.runner.ray.actor import StageActor
 from agiqa.runner.summary import JobSummary
@@ -35,10 +36,32 @@ def connect(address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if address:
+        check_reachable(address)
         ray.init(address=address, log_to_driver=True)
     else:
         log.info("no Ray address given: starting a local Ray")
         ray.init(include_dashboard=False, log_to_driver=True)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ClusterError within seconds when nothing answers at a Ray address (`ray.init` would retry for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    default = 10001 if parts.scheme == "ray" and "://" in address else 6379
+    try:
+        host, port = parts.hostname, parts.port or default
+    except ValueError:
+        raise ClusterError(f"Ray address {address!r} is not host:port") from None
+    if not host:
+        raise ClusterError(f"Ray address {address!r} has no host")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as e:
+        raise ClusterError(f"no Ray cluster answers at {address} ({host}:{port}: {e.strerror or e})") from None
 
 
 def pool_shape(resources, cluster: dict) -> tuple[int, float, float]:
@@ -56,9 +79,7 @@ def run_on_ray(job: ShardJob) -> JobSummary:
     summary = JobSummary(runner="ray", actors=0)
     for index, p in enumerate(job.passes):
         plan = plan_pass(job, p)
-        summary.shards_total += len(plan.todo) + len(plan.skipped)
-        summary.shards_skipped += len(plan.skipped)
-        summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, p.stage.name]
+        record_plan(summary, plan)
         if not plan.todo:
             continue
         connect(job.address)
@@ -100,7 +121,7 @@ class ActorPool:
             ray.get([a.ready.remote() for a in self.actors])
         except Exception as e:
             self.shutdown(teardown=False)
-            raise RuntimeError(f"{self.stage_name} actors failed to start: {one_line(e)}") from None
+            raise ClusterError(f"{self.stage_name} actors failed to start: {one_line(e)}") from None
 
     def start(self, i: int) -> None:
         self.generation[i] += 1
