@@ -102,8 +102,8 @@ def main() -> None:
         res["ray"].append(job(cfg(f"ray{i}", "ray")))
     bare = max(res["bare"])
     rows = args.shards * args.rows
-    print(f"{rows} rows in {args.shards} shards, batch {args.batch}, FakeMethod {args.ms_per_row} ms/row "
-          f"(floor: {1000 / args.ms_per_row:.0f} rows/s of engine time)")
+    floor = f"floor: {1000 / args.ms_per_row:.0f} rows/s of engine time" if args.ms_per_row else "no engine time"
+    print(f"{rows} rows in {args.shards} shards, batch {args.batch}, FakeMethod {args.ms_per_row} ms/row ({floor})")
     print(f"  bare stage loop, one process: {bare:8.1f} rows/s  (runs {', '.join(f'{x:.1f}' for x in res['bare'])})")
     for name in ("local", "ray"):
         best = max(res[name])

@@ -90,3 +90,20 @@ def clean_prompt(text: str | None, limits: ImageLimits) -> str:
     if not text:
         raise BadRow("prompt_empty", "prompt is empty")
     return text[: limits.max_prompt_chars]
+
+
+def pad_to_ratio(image, max_ratio: float):
+    """(image, note): an image whose long side exceeds `max_ratio` times its short side, padded with
+    white on the short side until it does not (a 1x4000 strip is still a valid image; processors
+    such as Qwen2-VL's refuse ratios over 200). `note` says what was done, or is None."""
+    from PIL import Image
+
+    w, h = image.size
+    if max(w, h) <= max_ratio * min(w, h):
+        return image, None
+    import math
+
+    nw, nh = (w, math.ceil(w / max_ratio)) if w > h else (math.ceil(h / max_ratio), h)
+    canvas = Image.new("RGB", (max(nw, w), max(nh, h)), (255, 255, 255))
+    canvas.paste(image, ((canvas.width - w) // 2, (canvas.height - h) // 2))
+    return canvas, f"image padded from {w}x{h} to {canvas.width}x{canvas.height} (aspect ratio over {max_ratio:g})"

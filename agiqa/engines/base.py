@@ -34,6 +34,8 @@ class ScoringRequest:
 class Engine(Protocol):
     aspects: tuple[str, ...]
     hidden_size: int
+    #: Renders conversations the way this engine tokenizes them (and fits them to `max_length`).
+    conversation: Any
 
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         """Greedy round-1 description per request, with that request's aspect adapter."""

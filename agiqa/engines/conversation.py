@@ -58,6 +58,35 @@ class ConversationRenderer:
                 return desc
         return ""
 
+    def fit_prompt(self, prompt: str, first_turn_of, image, second_turn: str, reserve: int) -> tuple[str, int]:
+        """(prompt, tokens cut): the generation prompt shortened, if need be, so the conversation with
+        an empty description fits `max_length - reserve` tokens (`reserve`: room for the description).
+
+        Long Stable-Diffusion prompts are common; a valid row is never refused for its length. The
+        prompt's tail is cut (its head usually names the subject), never the questions or the image.
+        """
+        limit = self.max_length - reserve
+        n_image = self.image_tokens(image)
+
+        def length(p: str) -> int:
+            r = ScoringRequest("", image, first_turn_of(p), "", second_turn)
+            return len(self.tokenizer(self._render(r, ""))["input_ids"]) - 1 + n_image
+
+        full = length(prompt)
+        if full <= limit:
+            return prompt, 0
+        ids = self.tokenizer(prompt)["input_ids"]
+        keep = max(0, len(ids) - (full - limit))
+        while keep > 0:
+            cut = self.tokenizer.decode(ids[:keep]).strip()
+            if length(cut) <= limit:
+                return cut, len(ids) - keep
+            keep -= max(1, (length(cut) - limit))
+        if length("") > limit:
+            raise ValueError(f"conversation needs {length('')} tokens without any prompt or description "
+                             f"({n_image} for the image), over max_length={limit}; lower max_pixels")
+        return "", len(ids)
+
     def image_tokens(self, image) -> int:
         """Number of <|image_pad|> tokens the processor expands one image into."""
         grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0]

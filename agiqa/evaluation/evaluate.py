@@ -19,7 +19,7 @@ def evaluate(scored: list[dict], labels: list[dict] | None, id_column: str = "id
         if not any(f"{a}_score" in r for r in scored):
             continue
         pairs = [(r[f"{a}_score"], r.get(f"{a}_mos")) for r in scored
-                 if r.get("status") == "ok" and r.get(f"{a}_score") is not None and r.get(f"{a}_mos") is not None]
+                 if r.get("status") in ("ok", "partial") and r.get(f"{a}_score") is not None and r.get(f"{a}_mos") is not None]
         m = metrics([p for p, _ in pairs], [y for _, y in pairs]) if pairs else {"n": 0}
         m["rows_left_out"] = len(scored) - len(pairs)
         out[a] = m

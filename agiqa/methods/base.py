@@ -38,6 +38,8 @@ class ScoringMethod(Protocol):
     aspects: tuple[str, ...]
     spec: ScoreSpec
     resources: Resources
+    #: Aspects that judge the generation prompt: a row without a prompt gets them null, the rest scored.
+    prompt_aspects: tuple[str, ...]
 
     def identity(self) -> dict:
         """Everything that changes the scores: digests of the weights and the settings. Cheap; no model load."""

@@ -29,6 +29,7 @@ class PreparedRows:
     prompts: list  # cleaned prompt or None per row
     errors: list  # reason or None per row
     codes: list  # stable error code or None per row
+    no_prompt: list  # BadRow for a row scored without its prompt (the prompt aspects left null), or None
 
 
 def score_fields(method: ScoringMethod) -> list[pa.Field]:
@@ -82,13 +83,19 @@ class ScoreStage:
     def prepare(self, batch: pa.RecordBatch, side=None) -> PreparedRows:
         t0 = time.perf_counter()
         n = batch.num_rows
-        out = PreparedRows(n, [None] * n, [None] * n, [None] * n, [None] * n)
+        out = PreparedRows(n, [None] * n, [None] * n, [None] * n, [None] * n, [None] * n)
         images = batch.column(self.columns.image).to_pylist()
         prompts = batch.column(self.columns.prompt).to_pylist()
+        without_prompt = set(self.method.aspects) - set(getattr(self.method, "prompt_aspects", self.method.aspects))
         for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
             try:
-                out.prompts[i] = clean_prompt(prompt, self.limits)
                 out.images[i] = decode_image(data, self.limits)
+                try:
+                    out.prompts[i] = clean_prompt(prompt, self.limits)
+                except BadRow as e:
+                    if not without_prompt:  # every aspect asked for needs the prompt
+                        raise
+                    out.prompts[i], out.no_prompt[i] = "", e
             except BadRow as e:
                 out.errors[i], out.codes[i] = str(e), e.code
                 out.images[i] = out.prompts[i] = None
@@ -101,14 +108,21 @@ class ScoreStage:
         good = [i for i in range(prep.n) if errors[i] is None]
         results = self._score_isolating(good, prep, errors, codes)
         aspects, spec = self.method.aspects, self.method.spec
+        needs_prompt = set(getattr(self.method, "prompt_aspects", aspects))
+        partial = [i in results and prep.no_prompt[i] is not None for i in range(prep.n)]
+        for i in range(prep.n):
+            if partial[i]:
+                skipped = [a for a in aspects if a in needs_prompt]
+                codes[i], errors[i] = prep.no_prompt[i].code, f"{', '.join(skipped)} not scored: {prep.no_prompt[i]}"
         cols: dict[str, list] = {}
         for a in aspects:
-            scores = [results[i].scores[a][0] if i in results else None for i in range(prep.n)]
+            scores = [results[i].scores[a][0] if i in results and not (partial[i] and a in needs_prompt) else None
+                      for i in range(prep.n)]
             cols[f"{a}_score"] = scores
             cols[f"{a}_rating"] = [None if s is None else spec.rating(s) for s in scores]
         for f in self.method.extra_fields():
             cols[f.name] = [results[i].extras[f.name][0] if i in results else None for i in range(prep.n)]
-        cols["status"] = ["ok" if i in results else "error" for i in range(prep.n)]
+        cols["status"] = ["partial" if partial[i] else "ok" if i in results else "error" for i in range(prep.n)]
         cols["error_code"] = codes
         cols["error"] = errors
         if self._schema is None:

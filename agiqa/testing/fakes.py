@@ -45,6 +45,7 @@ class FakeConfig(MethodConfig):
 class FakeMethod:
     name = "fake"
     spec = MOS_SPEC
+    prompt_aspects = ("correspondence",)
 
     def __init__(self, cfg: FakeConfig | None = None, aspects: tuple[str, ...] = ASPECTS):
         self.cfg = cfg or FakeConfig()

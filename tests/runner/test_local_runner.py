@@ -55,16 +55,17 @@ def test_identity_follows_the_weights_content_not_their_path(small_shards, tmp_p
     assert score(fake_config(small_shards, out, weights=str(weights))).shards_done == 4
 
 
-def test_rows_the_method_refuses_or_cannot_decode_are_marked_and_the_rest_scored(tmp_path):
+def test_rows_the_method_refuses_or_cannot_decode_are_marked_and_the_rest_scored_and_counted_by_status(tmp_path):
     data, out = tmp_path / "in", tmp_path / "out"
     write_shard(data / "s.parquet", list(range(6)), ["ok", "please refuse", "ok", "ok", None, "ok"],
                 [png(0), png(1), b"not an image", png(3), png(4), png(5)])
     summary = score(fake_config(data, out, refuse="refuse"))
     t = pq.read_table(out / "s.parquet").to_pydict()
-    assert t["status"] == ["ok", "error", "error", "ok", "error", "ok"]
+    assert t["status"] == ["ok", "error", "error", "ok", "partial", "ok"]
     assert "fake refusal" in t["error"][1] and "cannot be decoded" in t["error"][2] and "null" in t["error"][4]
     assert t["quality_score"][1] is None and t["quality_score"][0] is not None
-    assert summary.rows_by_status == {"ok": 3, "error": 3} and summary.shards_done == 1
+    assert t["correspondence_score"][4] is None and t["quality_score"][4] is not None
+    assert summary.rows_by_status == {"ok": 3, "error": 2, "partial": 1} and summary.shards_done == 1
 
 
 def test_a_job_where_every_row_failed_is_not_done(tmp_path):

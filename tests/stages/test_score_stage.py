@@ -30,14 +30,25 @@ def test_columns_in_order_with_the_methods_extras_and_ratings_from_its_spec():
 def test_the_method_sees_only_good_rows_and_refused_rows_are_isolated():
     method = FakeMethod(FakeConfig(refuse="no"))
     stage = ScoreStage(method)
-    out = stage.process(stage.prepare(batch(["fine", "say no", "   ", "ok"], [png(0), png(1), png(2), b"xx"])))
+    out = stage.process(stage.prepare(batch(["fine", "say no", "ok", "ok"], [png(0), png(1), None, b"xx"])))
     out = out.to_pydict()
     assert out["status"] == ["ok", "error", "error", "error"]
-    assert "fake refusal" in out["error"][1] and "prompt is empty" in out["error"][2] and "decoded" in out["error"][3]
-    assert out["error_code"] == [None, "method_failed", "prompt_empty", "image_undecodable"]
+    assert "fake refusal" in out["error"][1] and "image is null" in out["error"][2] and "decoded" in out["error"][3]
+    assert out["error_code"] == [None, "method_failed", "image_null", "image_undecodable"]
     assert "0x" not in out["error"][3]  # no object reprs: equal causes read equal
     assert out["quality_score"][0] is not None and out["quality_rating"][1] is None
     assert method.calls == 3  # the batch of 2 good rows, then each alone
+
+
+def test_a_row_without_a_prompt_is_scored_on_the_aspects_that_do_not_need_one():
+    stage = ScoreStage(FakeMethod())
+    out = stage.process(stage.prepare(batch(["a prompt", None, "  "]))).to_pydict()
+    assert out["status"] == ["ok", "partial", "partial"]
+    assert out["correspondence_score"][1:] == [None, None] and None not in out["quality_score"]
+    assert out["error_code"][1:] == ["prompt_null", "prompt_empty"]
+    assert out["error"][2] == "correspondence not scored: prompt is empty"
+    only = ScoreStage(FakeMethod(aspects=("correspondence",)))  # nothing to score without the prompt
+    assert only.process(only.prepare(batch([None]))).to_pydict()["status"] == ["error"]
 
 
 def test_a_method_failing_every_row_fails_the_batch():

@@ -17,9 +17,15 @@ from agiqa.resources import Resources
 log = logging.getLogger(__name__)
 
 
+#: Qwen2-VL's processor refuses images whose long side is over 200x the short one; pad well before.
+MAX_ASPECT_RATIO = 100.0
+
+
 class M3Method:
     name = "m3-agiqa"
     spec = MOS_SPEC
+    #: Aspects whose questions are about the generation prompt: without one they cannot be scored.
+    prompt_aspects = ("correspondence",)
     #: One MLLM per GPU; on CPU-only clusters the runner gives it the node's CPUs.
     resources = Resources(num_gpus=1.0, num_cpus=1.0)
 
@@ -53,7 +59,7 @@ class M3Method:
     def extra_fields(self):
         import pyarrow as pa
 
-        return [pa.field(f"{a}_description", pa.string()) for a in self.aspects]
+        return [pa.field(f"{a}_description", pa.string()) for a in self.aspects] + [pa.field("m3_note", pa.string())]
 
     # -- on the actor --------------------------------------------------------------------------
     def setup(self) -> None:
@@ -90,9 +96,7 @@ class M3Method:
         return heads
 
     def score(self, images: list, prompts: list[str]) -> MethodOutput:
-        p = self.prompts
-        convs = [Conversation(a, img, p.first_turn(a, text), p.second_turn(a))
-                 for img, text in zip(images, prompts, strict=True) for a in self.aspects]
+        convs, notes = self._conversations(images, prompts)
         t0 = time.perf_counter()
         timed = _Timed()
         descriptions, hidden = two_round(convs, timed.wrap(self.engine.describe), self.engine.hidden_states,
@@ -103,10 +107,35 @@ class M3Method:
         for j, a in enumerate(self.aspects):
             out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k]).tolist()]
             out.extras[f"{a}_description"] = descriptions[j::k]
+        out.extras["m3_note"] = notes
         self.times["describe"] += timed.seconds
         self.times["hidden"] += t1 - t0 - timed.seconds
         self.times["head"] += time.perf_counter() - t1
         return out
+
+    def _conversations(self, images: list, prompts: list[str]) -> tuple[list[Conversation], list[str | None]]:
+        """Every (row, aspect) conversation, fitted to what the model takes: an image of extreme aspect
+        ratio padded, a prompt too long for `max_length` cut (keeping room for a description). What was
+        changed is said per row (the `m3_note` column)."""
+        from agiqa.data.images import pad_to_ratio
+
+        p, e = self.prompts, self.cfg.engine
+        reserve = min(e.max_new_tokens, e.max_length // 4) if self.cfg.describe else 0
+        conversation = getattr(self.engine, "conversation", None)
+        convs, notes = [], []
+        for img, text in zip(images, prompts, strict=True):
+            img, note = pad_to_ratio(img, MAX_ASPECT_RATIO)
+            row_notes = [note] if note else []
+            for a in self.aspects:
+                used, cut = text, 0
+                if conversation is not None:
+                    used, cut = conversation.fit_prompt(text, lambda t, a=a: p.first_turn(a, t), img,
+                                                        p.second_turn(a), reserve)
+                if cut:
+                    row_notes.append(f"{a}: prompt cut by {cut} tokens to fit max_length {e.max_length}")
+                convs.append(Conversation(a, img, p.first_turn(a, used), p.second_turn(a)))
+            notes.append("; ".join(row_notes) or None)
+        return convs, notes
 
     def teardown(self) -> None:
         if self.engine is not None:

@@ -46,12 +46,15 @@ def test_bad_images_are_marked_and_the_rest_scored(stage):
     images = [good, b"\x89PNG\r\n\x1a\n broken", b"", None, good[: len(good) // 2], good]
     prompts = ["a red circle"] * 4 + ["a red circle", None]
     out = run(stage, list(range(6)), images, prompts)
-    assert out["status"] == ["ok", "error", "error", "error", "error", "error"]
+    assert out["status"] == ["ok", "error", "error", "error", "error", "partial"]
     assert "cannot be decoded" in out["error"][1]
     assert "empty" in out["error"][2]
     assert "null" in out["error"][3]
     assert out["error"][4]  # truncated PNG
-    assert "prompt is null" in out["error"][5]
+    # no prompt: quality and authenticity scored, correspondence null with the reason
+    assert out["error"][5] == "correspondence not scored: prompt is null" and out["error_code"][5] == "prompt_null"
+    assert out["correspondence_score"][5] is None and out["quality_score"][5] is not None
+    assert out["authenticity_rating"][5] is not None
     assert out["quality_score"][0] is not None and out["quality_score"][1] is None
     assert out["quality_rating"][0] in ("bad", "poor", "fair", "good", "excellent")
 
@@ -70,3 +73,21 @@ def test_row_the_engine_cannot_take_is_isolated(stage, monkeypatch):
     out = run(stage, [0, 1, 2], images, ["a", "b", "c"])
     assert out["status"] == ["ok", "error", "ok"]
     assert "simulated engine refusal" in out["error"][1]
+
+
+def test_valid_rows_the_model_could_not_take_as_given_are_fitted_and_scored(stage):
+    """A prompt far longer than the context, and a 1x4000 strip: scored, with what was changed said."""
+    import io
+
+    from PIL import Image
+
+    long_prompt = ", ".join(f"masterpiece {i}, best quality, ultra detailed, 8k, trending on artstation"
+                            for i in range(60))
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 1), (200, 10, 10)).save(buf, "PNG")
+    out = run(stage, [0, 1, 2], [png(1, 64, 64), buf.getvalue(), png(2, 64, 64)], [long_prompt, "a red line", "ok"])
+    assert out["status"] == ["ok", "ok", "ok"], out["error"]
+    assert all(s is not None for a in ASPECTS for s in out[f"{a}_score"])
+    assert "prompt cut by" in out["m3_note"][0] and "max_length" in out["m3_note"][0]
+    assert "padded from 4000x1" in out["m3_note"][1]
+    assert out["m3_note"][2] is None
