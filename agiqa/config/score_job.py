@@ -8,9 +8,9 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from agiqa.aspects import ASPECTS, check_aspects
 from agiqa.config.base import deep_merge, read_yaml
-from agiqa.config.io import ColumnsConfig, ImageLimits
 from agiqa.config.legacy import upgrade_score_config
 from agiqa.config.runner import ResourcesConfig, RunnerConfig
+from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.methods.base import MethodConfig
 from agiqa.methods.registry import method_config_class
 from agiqa.schema import StrictModel

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 
-from agiqa.config.io import ImageLimits
+from agiqa.data.config import ImageLimits
 
 
 class BadRow(ValueError):

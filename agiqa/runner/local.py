@@ -36,9 +36,9 @@ def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
     stage.setup()
     try:
         summary.startup_s += time.perf_counter() - t0
+        progress = Progress(len(plan.todo), enabled=job.progress, what=stage.name)
         io = ShardIO(stage, plan.pass_.output, plan.in_store, plan.out_store, plan.side_store, job.read_batch_rows,
-                     plan.identity, plan.identity_hash)
-        progress = Progress(len(plan.todo), enabled=job.progress)
+                     plan.identity, plan.identity_hash, on_rows=progress.add_rows)
         ledger = ShardLedger(summary, job.max_shard_attempts, progress)
         for shard in plan.todo:
             while True:

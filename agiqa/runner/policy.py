@@ -40,10 +40,10 @@ class ShardLedger:
         if report["ok"]:
             self.summary.shards_done += 1
             self.summary.add_rows(report["rows_by_status"])
-            self.progress.update(report["rows_out"], actors_alive)
+            self.progress.shard_done(actors_alive)
         else:
             self.summary.failed.append({"shard": rel, "reason": report["error"], "attempts": 1 + self.attempts[rel]})
-            self.progress.update(0, actors_alive)
+            self.progress.shard_done(actors_alive)
 
     def attempt_failed(self, rel: str, reason: str, actors_alive: int | None = None) -> bool:
         """Charge one attempt; True when the shard should be tried again."""
@@ -54,7 +54,7 @@ class ShardLedger:
             return True
         self.summary.failed.append({"shard": rel, "reason": "; ".join(self.reasons[rel]),
                                     "attempts": self.attempts[rel]})
-        self.progress.update(0, actors_alive)
+        self.progress.shard_done(actors_alive)
         return False
 
 

@@ -20,12 +20,13 @@ import pyarrow.parquet as pq
 
 from agiqa.runner.manifest import build_manifest, legacy_manifest_uri, shard_manifest_uri
 from agiqa.runner.stage import STATUS, ShardOutput, ShardStage
+from agiqa.runner.summary import RowCounts
 from agiqa.storage.base import ShardInfo
 from agiqa.storage.uri import join
 
 
 @dataclass
-class ShardReport:
+class ShardReport(RowCounts):
     shard: str  # relative name
     ok: bool
     rows_in: int = 0
@@ -36,14 +37,6 @@ class ShardReport:
     output: str | None = None  # the first output's URI
     outputs: list[dict] = field(default_factory=list)  # {name, uri, rows}
     times: dict = field(default_factory=dict)
-
-    @property
-    def rows_ok(self) -> int:
-        return self.rows_by_status.get("ok", 0)
-
-    @property
-    def rows_error(self) -> int:
-        return self.rows_by_status.get("error", 0)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows_ok": self.rows_ok, "rows_error": self.rows_error}
@@ -61,6 +54,7 @@ class ShardIO:
     read_batch_rows: int = 64
     identity: dict = field(default_factory=dict)
     identity_hash: str = ""
+    on_rows: object = None  # called with each finished batch's row count (progress)
 
 
 @dataclass
@@ -255,6 +249,8 @@ def run_shard(shard: ShardInfo, io: ShardIO, opened: OpenedShard | None = None,
                 for status in result.column(STATUS).to_pylist():
                     report.rows_by_status[status] = report.rows_by_status.get(status, 0) + 1
                 report.rows_in += batch.num_rows
+                if io.on_rows is not None:
+                    io.on_rows(batch.num_rows)
         for out in outputs:
             out.commit()
     finally:

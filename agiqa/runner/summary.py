@@ -9,8 +9,22 @@ from dataclasses import asdict, dataclass, field
 SUMMARY_NAME = "_agiqa/job_summary.json"
 
 
+class RowCounts:
+    """`rows_ok` and `rows_error` read off a `rows_by_status` mapping (a shard's or a job's)."""
+
+    rows_by_status: dict[str, int]
+
+    @property
+    def rows_ok(self) -> int:
+        return self.rows_by_status.get("ok", 0)
+
+    @property
+    def rows_error(self) -> int:
+        return self.rows_by_status.get("error", 0)
+
+
 @dataclass
-class JobSummary:
+class JobSummary(RowCounts):
     shards_total: int = 0
     shards_done: int = 0
     shards_skipped: int = 0
@@ -29,14 +43,6 @@ class JobSummary:
     @property
     def shards_failed(self) -> int:
         return len(self.failed)
-
-    @property
-    def rows_ok(self) -> int:
-        return self.rows_by_status.get("ok", 0)
-
-    @property
-    def rows_error(self) -> int:
-        return self.rows_by_status.get("error", 0)
 
     @property
     def rows(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from agiqa.config.io import ColumnsConfig, ImageLimits
+from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
 from agiqa.methods.base import MethodOutput, ScoringMethod
 from agiqa.resources import Resources

@@ -49,8 +49,10 @@ class StageActor:
         self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-engine")
         self._engine.submit(p.stage.setup).result()
         side_store = job.open_store(p.side_input, job.storage) if p.side_input else None
+        self.rows_done = 0  # rows of finished batches, polled by the driver for progress
         self.io = ShardIO(p.stage, p.output, job.open_store(p.input, job.storage),
-                          job.open_store(p.output, job.storage), side_store, job.read_batch_rows, identity, ident_hash)
+                          job.open_store(p.output, job.storage), side_store, job.read_batch_rows, identity, ident_hash,
+                          on_rows=self._count)
         self.prefetched_used = 0
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
         self._order = CallOrder()
@@ -87,8 +89,11 @@ class StageActor:
             opened = None  # open it again in run_shard, which reports the reason
         return run_shard(shard, self.io, opened=opened, side=side).to_dict()
 
+    def _count(self, n: int) -> None:
+        self.rows_done += n
+
     def stats(self) -> dict:
-        return {"prefetched_used": self.prefetched_used}
+        return {"prefetched_used": self.prefetched_used, "rows_done": self.rows_done}
 
     def teardown(self) -> None:
         """Free the stage's resources (engine, GPU memory) before the actor is killed."""

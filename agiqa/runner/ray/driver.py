@@ -109,11 +109,15 @@ class ActorPool:
         self.stage_name = plan.pass_.stage.name
         # Threads: one per queued `run` call (each opens its shard, then waits for the engine).
         self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0,
-                            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(int(max(cpus, 1)))}},
+                            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(int(max(cpus, 1))),
+                                                      # actors' output is piped to the driver: no bars
+                                                      "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                                                      "TQDM_DISABLE": "1"}},
                             max_concurrency=job.shards_in_flight_per_actor + 2)
         self.actors: list = [None] * n
         self.generation = [0] * n
         self.calls = [0] * n  # run calls made on each actor's current generation
+        self.rows_seen = [0] * n  # rows each actor's current generation had finished at the last poll
         self.restarts = 0
         for i in range(n):
             self.start(i)
@@ -126,6 +130,7 @@ class ActorPool:
     def start(self, i: int) -> None:
         self.generation[i] += 1
         self.calls[i] = 0
+        self.rows_seen[i] = 0
         name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}"
         self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(*self.args)
 
@@ -147,6 +152,20 @@ class ActorPool:
             return sum(st["prefetched_used"] for st in ray.get([a.stats.remote() for a in self.actors], timeout=30))
         except Exception:
             return 0
+
+    def poll_rows(self) -> int:
+        """Rows finished since the last poll, over all actors (for progress between shard commits)."""
+        import ray
+
+        try:
+            stats = ray.get([a.stats.remote() for a in self.actors], timeout=2)
+        except Exception:
+            return 0
+        new = 0
+        for i, st in enumerate(stats):
+            new += max(0, st["rows_done"] - self.rows_seen[i])
+            self.rows_seen[i] = st["rows_done"]
+        return new
 
     def alive(self) -> int:
         return sum(a is not None for a in self.actors)
@@ -176,8 +195,9 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
     queue = deque(plan.todo)
     inflight: dict = {}  # ref -> (shard, actor index, actor generation)
     per_actor: dict[int, deque] = defaultdict(deque)  # refs in submission order
-    progress = Progress(len(plan.todo), enabled=job.progress)
+    progress = Progress(len(plan.todo), enabled=job.progress, what=plan.pass_.stage.name)
     ledger = ShardLedger(summary, job.max_shard_attempts, progress)
+    last_poll = time.monotonic()
 
     def retry_or_fail(shard, reason: str) -> None:
         if ledger.attempt_failed(shard.rel, reason, pool.alive()):
@@ -192,7 +212,10 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
                 pool.calls[i] += 1  # numbered: the actor runs them in this order
                 inflight[ref] = (shard, i, pool.generation[i])
                 per_actor[i].append(ref)
-        ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
+        ready, _ = ray.wait(list(inflight), num_returns=1, timeout=2.0)
+        if job.progress and time.monotonic() - last_poll >= 2.0:
+            progress.add_rows(pool.poll_rows())
+            last_poll = time.monotonic()
         for ref in ready:
             shard, i, gen = inflight.pop(ref)
             submitted = list(per_actor[i])  # this actor's calls, oldest first (ref among them)

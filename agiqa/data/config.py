@@ -1,4 +1,5 @@
-"""How every job reads its rows: which columns, and the limits on images and prompts."""
+"""How every job reads its rows: which columns, and the limits on images and prompts (with the data layer,
+so decoding never imports the job configs)."""
 
 from __future__ import annotations
 
