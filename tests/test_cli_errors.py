@@ -79,3 +79,18 @@ def test_eval_refuses_labels_that_match_no_scored_row(tmp_path):
     write_shard(tmp_path / "labels" / "l.parquet", [7, 8], quality_mos=[1.0, 2.0])
     out, _ = agiqa("eval", "--scored", tmp_path / "scored", "--labels", tmp_path / "labels")
     assert out.returncode == 2 and "no 'id' matches" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_a_piped_log_is_clean_and_says_each_thing_once(tiny_model_dir, demo_shards, tmp_path):
+    """No bars, no control codes, no line repeated per row or per batch beyond progress lines."""
+    import re
+    from collections import Counter
+
+    out, _ = agiqa("score", "--input", demo_shards, "--output", tmp_path / "out", "--model", tiny_model_dir,
+                   "--runner", "local", "--max-new-tokens", "6")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "\r" not in out.stderr and "\x1b" not in out.stderr
+    lines = [re.sub(r"^\S+ \S+ ", "", ln) for ln in out.stderr.splitlines() if "agiqa.progress" not in ln]
+    assert lines and max(Counter(lines).values()) == 1, Counter(lines).most_common(3)
+    assert "rows 24" in out.stderr  # progress counted the rows
