@@ -15,6 +15,7 @@ class ConversationRenderer:
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.max_length = max_length
+        self._image_tokens: dict[tuple[int, int], int] = {}  # by image size: the processor's grid depends on it alone
 
     def describe_prompt(self, first_turn: str) -> str:
         return self.processor.apply_chat_template(describe_messages(first_turn), tokenize=False,
@@ -88,7 +89,11 @@ class ConversationRenderer:
         return "", len(ids)
 
     def image_tokens(self, image) -> int:
-        """Number of <|image_pad|> tokens the processor expands one image into."""
-        grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0]
-        merge = getattr(self.processor.image_processor, "merge_size", 2)
-        return int(grid.prod().item()) // (merge * merge)
+        """Number of <|image_pad|> tokens the processor expands one image into (computed once per size:
+        fitting prompts and descriptions asks for it per row and aspect)."""
+        size = image.size
+        if size not in self._image_tokens:
+            grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0]
+            merge = getattr(self.processor.image_processor, "merge_size", 2)
+            self._image_tokens[size] = int(grid.prod().item()) // (merge * merge)
+        return self._image_tokens[size]
