@@ -13,11 +13,12 @@ def add_arguments(p) -> None:
     p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards.")
     p.add_argument("--output", help="Output root for scored shards (same relative names).")
     p.add_argument("--aspects", help="Comma-separated: quality,correspondence,authenticity (default: all).")
-    p.add_argument("--method", help="Scoring method (default m3-agiqa).")
+    p.add_argument("--method", help="Scoring method: m3-agiqa (default) or clip-agiqa (the cheap scorer).")
     p.add_argument("--engine", choices=["hf", "vllm"], help="Engine (default hf).")
-    p.add_argument("--model", help="Base model folder (e.g. from `agiqa make-tiny-model`).")
+    p.add_argument("--model", help="Model folder: the MLLM for m3-agiqa, the CLIP for clip-agiqa (e.g. from "
+                                   "`agiqa make-tiny-model [--method clip-agiqa]`).")
     p.add_argument("--adapters", help="Folder of per-aspect LoRA adapters (default MODEL/adapters).")
-    p.add_argument("--heads", help="Folder of per-aspect M3 heads (default MODEL/heads).")
+    p.add_argument("--heads", help="Folder of per-aspect heads (default MODEL/heads).")
     p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e).")
     p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
     p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
@@ -34,8 +35,41 @@ def add_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
 
 
+#: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
+METHOD_FLAGS = ("engine", "model", "adapters", "heads", "prompt_set", "batch_size", "max_new_tokens",
+                "max_length", "device", "describe")
+
+
+def method_flags(args) -> dict:
+    """The method flags given, by argparse dest (None = not given)."""
+    given = {f: getattr(args, f, None) for f in METHOD_FLAGS if f != "describe"}
+    given["describe"] = False if getattr(args, "no_describe", False) else None
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def method_overrides(name: str, flags: dict) -> dict:
+    """Method flags as a nested dict in method `name`'s config shape; a flag it does not take is refused."""
+    from agiqa.errors import ConfigError
+    from agiqa.methods.registry import method_config_class
+
+    mapping = method_config_class(name).cli_flags
+    out: dict = {"name": name}
+    for flag, value in flags.items():
+        if flag not in mapping:
+            spelled = "--no-describe" if flag == "describe" else "--" + flag.replace("_", "-")
+            raise ConfigError(f"{spelled} does not apply to method {name!r} (it takes: "
+                              f"{', '.join('--' + f.replace('_', '-') for f in mapping) or 'none'})")
+        node = out
+        *parents, leaf = mapping[flag].split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
 def overrides_from_args(args) -> dict:
-    """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given)."""
+    """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given), the method's left out
+    (they depend on which method: see `method_overrides`)."""
     return {
         "input": args.input,
         "output": args.output,
@@ -43,14 +77,6 @@ def overrides_from_args(args) -> dict:
         "overwrite": args.overwrite,
         "progress": False if args.no_progress else None,
         "columns": {"id": args.id_column, "image": args.image_column, "prompt": args.prompt_column},
-        "method": {
-            "name": args.method, "heads": args.heads, "prompt_set": args.prompt_set,
-            "describe": False if args.no_describe else None,
-            "engine": {
-                "name": args.engine, "model": args.model, "adapters": args.adapters, "batch_size": args.batch_size,
-                "max_new_tokens": args.max_new_tokens, "max_length": args.max_length, "device": args.device,
-            },
-        },
         "runner": {"kind": args.runner, "address": args.address},
         "resources": {"score": {"num_actors": args.num_actors}},
     }
@@ -66,9 +92,9 @@ def load_job_config(args):
     from agiqa.errors import ConfigError
 
     data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
-    method = data.get("method")
-    if isinstance(method, dict) and "name" not in method:  # M3-AGIQA is the default method
-        data["method"] = {"name": "m3-agiqa", **method}
+    method = data.get("method") if isinstance(data.get("method"), dict) else {}
+    name = args.method or method.get("name") or "m3-agiqa"  # M3-AGIQA is the default method
+    data["method"] = deep_merge(method, method_overrides(name, method_flags(args)))
     try:
         return load_score_config(None, data)
     except ValidationError as e:
