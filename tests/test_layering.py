@@ -3,6 +3,7 @@
     commands, cli, jobs/*.py -> api -> workflows -> stages, runner
     stages -> methods, data, runner.stage        methods -> engines, model, data
     runner -> storage (never methods, engines, stages or user configs)
+    selection -> errors only (pure numpy/pyarrow ranking, used by workflows and stages)
     everything -> aspects, errors, schema, resources
 Test and demo material (`agiqa.testing`) is imported only by itself, the demo and the commands
 that build demo material. `import agiqa` and the CLI's help stay light (no torch, ray, ...).
@@ -64,6 +65,8 @@ def test_production_code_never_imports_test_material():
     ("agiqa.methods", ("agiqa.runner", "agiqa.stages", "agiqa.workflows", "agiqa.commands", "agiqa.api",
                        "agiqa.config")),
     ("agiqa.engines", ("agiqa.methods", "agiqa.stages", "agiqa.runner", "agiqa.training", "agiqa.commands")),
+    ("agiqa.selection", ("agiqa.runner", "agiqa.storage", "agiqa.config", "agiqa.methods", "agiqa.engines",
+                         "agiqa.stages", "agiqa.workflows", "agiqa.data", "agiqa.model", "agiqa.api")),
     ("agiqa.stages", ("agiqa.workflows", "agiqa.commands", "agiqa.api", "agiqa.runner.local", "agiqa.runner.ray")),
 ])
 def test_layers_import_only_downwards(layer, forbidden):
