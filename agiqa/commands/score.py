@@ -33,6 +33,15 @@ def add_arguments(p) -> None:
     p.add_argument("--num-actors", type=int, help="Scorer actors (default: one per GPU, 1 without GPUs).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
+    g = p.add_argument_group("cascade (a cheap scorer in front of the main method)")
+    g.add_argument("--prefilter", metavar="METHOD", help="Cheap method scoring every row first (clip-agiqa).")
+    g.add_argument("--prefilter-model", help="The cheap method's model folder (a CLIP folder for clip-agiqa).")
+    g.add_argument("--prefilter-heads", help="The cheap method's heads (default PREFILTER_MODEL/heads).")
+    g.add_argument("--prefilter-threshold", action="append", metavar="ASPECT=VALUE",
+                   help="Rows whose cheap ASPECT score is below VALUE stop there (status prefiltered). Repeatable.")
+    g.add_argument("--prefilter-top-fraction", action="append", metavar="ASPECT=FRACTION",
+                   help="Only the best FRACTION of the whole input by cheap ASPECT score goes on (global, not "
+                        "per shard; ties by ascending id). Repeatable; rules combine with AND.")
 
 
 #: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
@@ -95,11 +104,52 @@ def load_job_config(args):
     method = data.get("method") if isinstance(data.get("method"), dict) else {}
     name = args.method or method.get("name") or "m3-agiqa"  # M3-AGIQA is the default method
     data["method"] = deep_merge(method, method_overrides(name, method_flags(args)))
+    data = _with_prefilter(data, args)
     try:
         return load_score_config(None, data)
     except ValidationError as e:
         lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+
+
+def _with_prefilter(data: dict, args) -> dict:
+    """`--prefilter*` flags merged into the config's `prefilter:` section."""
+    from agiqa.config.base import deep_merge
+    from agiqa.errors import ConfigError
+
+    rules = {"thresholds": _pairs(getattr(args, "prefilter_threshold", None), "--prefilter-threshold"),
+             "top_fraction": _pairs(getattr(args, "prefilter_top_fraction", None), "--prefilter-top-fraction")}
+    flags = {"model": getattr(args, "prefilter_model", None), "heads": getattr(args, "prefilter_heads", None)}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    given = {k: v for k, v in rules.items() if v}
+    section = data.get("prefilter") if isinstance(data.get("prefilter"), dict) else None
+    name = getattr(args, "prefilter", None)
+    if section is None and name is None:
+        if given or flags:
+            raise ConfigError("--prefilter-* options need --prefilter METHOD (e.g. --prefilter clip-agiqa)")
+        return data
+    section = dict(section or {})
+    method = section.get("method") if isinstance(section.get("method"), dict) else {}
+    name = name or method.get("name") or section.get("method")
+    if not isinstance(name, str):
+        raise ConfigError("prefilter.method needs a name (e.g. clip-agiqa)")
+    section["method"] = deep_merge(method, method_overrides(name, flags))
+    return {**data, "prefilter": deep_merge(section, given)}
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, float]:
+    from agiqa.errors import ConfigError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"{flag} {item!r}: expected ASPECT=NUMBER, e.g. quality=2.5") from None
+    return out
 
 
 def _given(flags: dict) -> dict:
