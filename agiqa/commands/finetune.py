@@ -47,12 +47,8 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
     from agiqa.commands import aspects_and_prompts
     from agiqa.errors import UserError
-    from agiqa.training import distill as D
     from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -62,6 +58,11 @@ def run(args) -> int:
         raise UserError(f"no model at {args.model} (config.json missing)")
     good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")])
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
+    # torch and transformers only once the setup is known good: a refusal stays a one-line exit 2
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from agiqa.training import distill as D
     processor = AutoProcessor.from_pretrained(args.model, size={"shortest_edge": 56 * 56,
                                                                 "longest_edge": args.max_pixels})
     pad_id = processor.tokenizer.pad_token_id

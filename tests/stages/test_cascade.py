@@ -42,7 +42,9 @@ def test_threshold_routes_exactly_the_rows_at_or_above_it(small_shards, tmp_path
     from agiqa.api import score
 
     want = cheap(small_shards)
-    threshold = sorted(want.values())[len(want) // 3]
+    ordered = sorted(want.values())
+    # between two stored values: a threshold equal to a score would test float32 rounding, not routing
+    threshold = (ordered[len(want) // 3 - 1] + ordered[len(want) // 3]) / 2
     summary = score(cascade_config(small_shards, tmp_path / "out", {"thresholds": {"quality": threshold}}))
     rows = output_rows(tmp_path / "out")
     routed = {i for i, s in want.items() if s >= threshold}
@@ -106,3 +108,27 @@ def test_a_killed_cascade_resumes_exactly_once_without_redoing_the_cheap_pass(sm
     score(cascade_config(small_shards, clean, {"thresholds": {"quality": 1.0}}))
     for rel in SHARDS:  # every row exactly once, as an uninterrupted run writes it
         assert pq.read_table(out / rel).to_pylist() == pq.read_table(clean / rel).to_pylist()
+
+
+def test_clip_prefilter_on_ray_runs_each_stage_on_its_own_pool(ray_local, tiny_clip_dir, small_shards, tmp_path):
+    """The real cheap method (clip-agiqa) in front of the main one, on a local Ray: two pools, the
+    global cutoff between them, every row once."""
+    import agiqa.testing.fakes  # noqa: F401
+    from agiqa.api import score
+    from agiqa.config import ScoreJobConfig
+
+    cfg = ScoreJobConfig(input=str(small_shards), output=str(tmp_path / "out"), aspects=["quality"],
+                         method={"name": "fake", "shift": 10.0},
+                         prefilter={"method": {"name": "clip-agiqa", "model": str(tiny_clip_dir)},
+                                    "top_fraction": {"quality": 0.3}},
+                         runner={"kind": "ray"}, resources={"prefilter": {"num_actors": 2, "num_cpus": 1}},
+                         progress=False)
+    summary = score(cfg)
+    assert summary.stages == ["prefilter", "score"] and summary.shards_failed == 0
+    assert summary.rows_by_status == {"ok": 12, "prefiltered": 28}  # ceil(0.3 * 40) routed
+    rows = output_rows(tmp_path / "out")
+    cut = summary.reduced["prefilter_cutoffs"]["quality"]
+    for r in rows.values():
+        v = r["prefilter_quality_score"]
+        routed = v > cut["value"] or (v == cut["value"] and r["id"] <= cut["id"])
+        assert (r["status"] == "ok") == routed
