@@ -68,6 +68,8 @@ class MethodConfig(StrictModel):
 
     #: Aspects this method can score.
     supported_aspects: ClassVar[tuple[str, ...]] = ASPECTS
+    #: Top-level modules the method needs at run time (checked before any work; see `agiqa.extras`).
+    requires_modules: ClassVar[tuple[str, ...]] = ()
 
     name: str
 

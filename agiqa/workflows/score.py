@@ -12,11 +12,19 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
 
     from agiqa.stages.score import ScoreStage
 
+    from agiqa.data.sources import ImageSource
+    from agiqa.extras import require
+    from agiqa.workflows.inputs import refuse_url_images
+
     aspects = tuple(cfg.aspects)
+    require("score", (*cfg.method.requires_modules, *(("ray",) if cfg.runner.kind == "ray" else ())),
+            f"scoring with {cfg.method.name!r}" + (" on Ray" if cfg.runner.kind == "ray" else ""))
+    refuse_url_images(cfg.input, cfg.columns.image, cfg.storage)
     here = cfg.runner.kind == "local" or not (cfg.runner.address or os.environ.get("RAY_ADDRESS"))
     cfg.method.check(aspects, on_this_machine=here)
     method = cfg.method.build(aspects)
-    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")))
+    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")),
+                       source=ImageSource(cfg.storage))
     return ShardJob(
         passes=[Pass(stage, cfg.input, cfg.output)], storage=cfg.storage, runner=cfg.runner.kind,
         address=cfg.runner.address, read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite,
