@@ -69,7 +69,9 @@ def base_fields(extras_schema, renamed: dict[str, str]):
     fields = [pa.field("id", pa.string()), pa.field("image", pa.binary()), pa.field("prompt", pa.string())]
     for f in extras_schema:
         name = renamed.get(f.name, f.name)
-        fields.append(f.with_name(name))
+        # a column null in every row of one input (img2dataset's error_message when nothing failed) would
+        # be typed `null` there and `string` elsewhere, and the shards would no longer read as one dataset
+        fields.append(f.with_name(name).with_type(pa.string()) if pa.types.is_null(f.type) else f.with_name(name))
     return pa.schema(fields)
 
 

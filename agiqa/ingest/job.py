@@ -65,7 +65,8 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     settings = cfg.model_dump(exclude={"input", "output", "workers", "overwrite", "storage"})
     todo, done = [], []
     for shard in plan.shards:
-        shard.identity = {"format": plan.format, "settings": settings, **shard.identity}
+        shard.identity = {"format": plan.format, "settings": settings, "schema": shard.schema.to_string(),
+                          **shard.identity}
         m = None if cfg.overwrite else out_store.read_json(manifest_of(cfg.output, shard.rel))
         (done if m and m.get("identity_hash") == identity_hash(shard.identity) else todo).append((shard, m))
     for _, m in done:

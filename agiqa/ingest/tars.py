@@ -99,9 +99,11 @@ def samples(fileobj, where: str):
             parts[ext] = data
             stream.members = []  # stream mode: do not keep every member's header
     except (tarfile.ReadError, EOFError, OSError) as e:
-        if current is not None:
-            yield current, parts
-            current = None
+        if current is None:
+            yield Skip(where, "tar_unreadable", f"not a readable tar: {type(e).__name__}: {e}")
+            return
+        yield current, parts
+        current = None
         yield Skip(where, "tar_truncated", f"the tar cannot be read past this point: {type(e).__name__}: {e}")
     if current is not None:
         yield current, parts
