@@ -25,11 +25,18 @@ from typing import Any
 
 class Scorer:
     """`fn_constructor_kwargs`: `method`, `model`, `aspects`, `image_column` (default `image`),
-    `prompt_column` (default `prompt`), and the method's own settings (as `agiqa.Scorer` takes them)."""
+    `prompt_column` (default `prompt`), `imports` (modules registering methods of your own), and the
+    method's own settings (as `agiqa.Scorer` takes them)."""
 
     def __init__(self, method: str = "m3-agiqa", model: str | None = None, aspects=None,
-                 image_column: str = "image", prompt_column: str = "prompt", **options: Any):
+                 image_column: str = "image", prompt_column: str = "prompt", imports: tuple[str, ...] = (),
+                 **options: Any):
+        import importlib
+
         from agiqa.scorer import Scorer as InProcess
+
+        for module in imports:  # where a method of your own calls `register_method` (run on each actor)
+            importlib.import_module(module)
 
         self.image_column, self.prompt_column = image_column, prompt_column
         self.scorer = InProcess(method, model, aspects, **options)
