@@ -75,7 +75,7 @@ def run(py, *args, **kw):
 
 
 def test_light_install_ingests_evaluates_and_reads_without_the_heavy_stack(light_python, tmp_path):
-    probe = run(light_python, "-c", "import importlib.util as u; print([m for m in %r if u.find_spec(m)])" % (HEAVY,))
+    probe = run(light_python, "-c", f"import importlib.util as u; print([m for m in {HEAVY!r} if u.find_spec(m)])")
     assert probe.stdout.strip() == "[]", probe.stderr  # really without them
     imports = run(light_python, "-c", "import agiqa, agiqa.api, agiqa.cli, agiqa.ingest.job, agiqa.ingest.tars, "
                   "agiqa.ingest.tables, agiqa.ingest.folder, agiqa.evaluation.evaluate, agiqa.data.rows, "

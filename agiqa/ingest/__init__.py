@@ -2,7 +2,8 @@
 prompt and any other columns), streaming, sharded and resumable, local or S3 on both sides.
 
     config.py     what to ingest and how (validated before any work)
-    formats.py    which format an input is, and the columns a table names
+    plan.py       which format an input is; its planner makes the output shards (shards.py)
+    formats.py    the columns a table names, and the output schema
     folder.py     a folder tree of images + a CSV/JSONL/Parquet table (or `.txt` sidecars) of prompts
     tars.py       WebDataset tars, img2dataset's layout included (`NNNNN.tar` + `NNNNN.parquet`)
     tables.py     Parquet whose image column is bytes, a `{bytes, path}` struct (Hugging Face) or paths

@@ -19,9 +19,17 @@ import posixpath
 from agiqa.data.images import BadRow
 from agiqa.errors import ConfigError
 from agiqa.ingest.check import IMAGE_SUFFIXES, check_image
-from agiqa.ingest.formats import FILE_COLUMNS, PROMPT_COLUMNS, base_fields, extra_names, pick_column, refuse_duplicates
-from agiqa.ingest.job import IngestPlan, OutputShard, no_input
+from agiqa.ingest.formats import (
+    DEFAULT_TABLES,
+    FILE_COLUMNS,
+    PROMPT_COLUMNS,
+    base_fields,
+    extra_names,
+    pick_column,
+    refuse_duplicates,
+)
 from agiqa.ingest.report import Skip
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
 
 
 def read_table(uri: str, store):
@@ -46,11 +54,6 @@ def read_table(uri: str, store):
     except Exception as e:
         raise ConfigError(f"--table {uri} cannot be read: {type(e).__name__}: {e}") from None
     raise ConfigError(f"--table {uri}: use a .csv, .tsv, .jsonl or .parquet file")
-
-
-#: A table at the input's top level with one of these names is used without --table (Hugging Face
-#: imagefolder's convention).
-DEFAULT_TABLES = ("metadata.csv", "metadata.jsonl", "metadata.parquet")
 
 
 def default_table(root: str, store) -> str | None:

@@ -3,47 +3,12 @@
 from __future__ import annotations
 
 from agiqa.errors import ConfigError, DataError
-from agiqa.ingest.check import IMAGE_SUFFIXES
 
 FILE_COLUMNS = ("file_name", "file", "filename", "image", "path", "image_path")
 PROMPT_COLUMNS = ("prompt", "caption", "text")
-
-
-def plan_ingest(cfg, in_store):
-    """The `IngestPlan` for `cfg.input`: its format (given, or told from what the input holds)."""
-    fmt = cfg.format
-    if fmt == "auto":
-        fmt = detect_format(cfg, in_store)
-    if cfg.table and fmt != "folder":
-        raise ConfigError(f"--table is for a folder of images; the input is {fmt}")
-    if fmt == "folder":
-        from agiqa.ingest.folder import plan_folder
-
-        return plan_folder(cfg, in_store)
-    if fmt == "webdataset":
-        from agiqa.ingest.tars import plan_tars
-
-        return plan_tars(cfg, in_store)
-    from agiqa.ingest.tables import plan_parquet
-
-    return plan_parquet(cfg, in_store)
-
-
-def detect_format(cfg, in_store) -> str:
-    if cfg.table:
-        return "folder"
-    from agiqa.ingest.folder import DEFAULT_TABLES
-
-    files = [f for f in in_store.list_files(cfg.input, (".tar", ".parquet", *IMAGE_SUFFIXES))
-             if f.rel not in DEFAULT_TABLES]
-    if any(f.rel.lower().endswith(".tar") for f in files):
-        return "webdataset"
-    if any(f.rel.lower().endswith(".parquet") for f in files):
-        return "parquet"
-    if files:
-        return "folder"
-    raise DataError(f"nothing to ingest under {cfg.input}: no images ({', '.join(IMAGE_SUFFIXES)}), "
-                    "*.tar or *.parquet files")
+#: A table at the input's top level with one of these names is used without --table (Hugging Face
+#: imagefolder's convention).
+DEFAULT_TABLES = ("metadata.csv", "metadata.jsonl", "metadata.parquet")
 
 
 def pick_column(names, given: str | None, candidates: tuple[str, ...], what: str, where: str,

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-from agiqa.errors import DataError
 from agiqa.ingest.config import IngestConfig
 from agiqa.ingest.report import REPORT_NAME, IngestSummary, Skip
+from agiqa.ingest.shards import OutputShard
 from agiqa.runner.manifest import SIDECAR_DIR, identity_hash
 from agiqa.storage.uri import join, manifest_uri
 
@@ -28,30 +26,13 @@ log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 128
 
 
-@dataclass
-class OutputShard:
-    """One output shard: its relative name, what it is made of, and how to produce its rows."""
-
-    rel: str
-    identity: dict  # JSON-able; changes whenever the shard's content would
-    schema: object  # pa.Schema of the rows (id, image, prompt, then the extras)
-    rows: Callable[[], Iterator[dict | Skip]]  # rows to write, or Skips to report, in order
-
-
-@dataclass
-class IngestPlan:
-    format: str
-    shards: list[OutputShard]
-    skipped: list[Skip] = field(default_factory=list)  # found while planning (rows without images, ...)
-
-
 def manifest_of(output: str, rel: str) -> str:
     return manifest_uri(join(join(output, SIDECAR_DIR + "/manifests"), rel))
 
 
 def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     """Ingest `cfg.input` into `cfg.output`; returns the summary (also written as the report)."""
-    from agiqa.ingest.formats import plan_ingest
+    from agiqa.ingest.plan import plan_ingest
     from agiqa.storage import check_access
     from agiqa.storage import open_store as default_open
 
@@ -163,6 +144,3 @@ def duplicate_ids(out_store, output: str, rels: list[str], limit: int = 100) -> 
                 seen.add(v)
     return dups
 
-
-def no_input(cfg: IngestConfig, what: str) -> DataError:
-    return DataError(f"no {what} under {cfg.input}")

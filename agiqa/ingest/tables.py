@@ -14,8 +14,8 @@ from agiqa.data.sources import ImageSource, refuse_urls
 from agiqa.errors import ConfigError
 from agiqa.ingest.check import check_image
 from agiqa.ingest.formats import PROMPT_COLUMNS, base_fields, extra_names, pick_column
-from agiqa.ingest.job import IngestPlan, OutputShard, no_input
 from agiqa.ingest.report import Skip
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
 
 BATCH_ROWS = 128
 

@@ -24,8 +24,8 @@ import tarfile
 from agiqa.data.images import BadRow
 from agiqa.ingest.check import IMAGE_SUFFIXES, check_image
 from agiqa.ingest.formats import extra_names
-from agiqa.ingest.job import IngestPlan, OutputShard, no_input
 from agiqa.ingest.report import Skip
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
 
 IMAGE_EXTS = tuple(s.lstrip(".") for s in IMAGE_SUFFIXES)
 TEXT_EXTS = ("txt", "caption", "text", "prompt")

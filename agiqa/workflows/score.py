@@ -10,10 +10,9 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     """The runner's job for `cfg` (the method is built, not set up: nothing heavy loads here)."""
     import os
 
-    from agiqa.stages.score import ScoreStage
-
     from agiqa.data.sources import ImageSource
     from agiqa.extras import require
+    from agiqa.stages.score import ScoreStage
     from agiqa.workflows.inputs import refuse_url_images
 
     aspects = tuple(cfg.aspects)

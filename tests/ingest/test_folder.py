@@ -74,8 +74,9 @@ def test_sidecar_prompts_and_scoring_the_output(tmp_path):
                      "runner": {"kind": "local"}, "progress": False, "aspects": ["quality", "correspondence"]})
     assert not summary.shards_failed
     scored = _read(tmp_path / "scored")
-    from PIL import Image
     import io
+
+    from PIL import Image
     im = Image.open(io.BytesIO(files["img0.png"])).convert("RGB")
     assert scored["img0.png"]["quality_score"] == pytest.approx(fake_score(im, "three red circles", "quality"))
     assert scored["img2.png"]["status"] == "partial"  # no prompt: quality scored, correspondence not
