@@ -8,4 +8,13 @@ __version__ = "0.1.0"
 
 from agiqa.aspects import ASPECTS, RATING_WORDS, rating_for_score
 
-__all__ = ["ASPECTS", "RATING_WORDS", "rating_for_score", "__version__"]
+__all__ = ["ASPECTS", "RATING_WORDS", "Scorer", "rating_for_score", "__version__"]
+
+
+def __getattr__(name: str):
+    """`agiqa.Scorer` (the in-process Python API) is imported when first used, keeping `import agiqa` light."""
+    if name == "Scorer":
+        from agiqa.scorer import Scorer
+
+        return Scorer
+    raise AttributeError(f"module 'agiqa' has no attribute {name!r}")

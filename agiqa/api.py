@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from agiqa.config.score_job import ScoreJobConfig, load_score_config
 
 if TYPE_CHECKING:
+    from agiqa.ingest.config import IngestConfig
+    from agiqa.ingest.report import IngestSummary
     from agiqa.runner.summary import JobSummary
 
-__all__ = ["ScoreJobConfig", "load_score_config", "score"]
+__all__ = ["ScoreJobConfig", "ingest", "load_score_config", "score"]
 
 
 def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
@@ -31,3 +33,22 @@ def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
     if isinstance(cfg, dict):
         cfg = ScoreJobConfig.model_validate(cfg)
     return run_job(build_score_job(cfg, **job_options))
+
+
+def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
+    """Ingest `cfg.input` (images + table, tars, Hugging Face Parquet) into agiqa-layout shards at
+    `cfg.output`; committed shards are skipped. The summary is also written to
+    `<output>/_agiqa/ingest-report.json`. Runs in the light install (no torch or Ray)."""
+    from pydantic import ValidationError
+
+    from agiqa.errors import ConfigError
+    from agiqa.ingest.config import IngestConfig
+    from agiqa.ingest.job import run_ingest
+
+    if isinstance(cfg, dict):
+        try:
+            cfg = IngestConfig.model_validate(cfg)
+        except ValidationError as e:
+            lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
+            raise ConfigError("invalid ingest configuration: " + "; ".join(lines)) from None
+    return run_ingest(cfg, **options)

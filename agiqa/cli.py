@@ -11,6 +11,7 @@ from agiqa.errors import AgiqaError
 #: subcommand -> (module under agiqa.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("score", "Score Parquet shards of image-prompt pairs (local folder or s3://)."),
+    "ingest": ("ingest", "Images + CSV/JSONL/Parquet table, WebDataset/img2dataset tars or Hugging Face Parquet -> agiqa shards."),
     "make-tiny-model": ("make_tiny_model", "Build a tiny random-weight Qwen2-VL with per-aspect LoRA adapters and M3 heads."),
     "make-demo-data": ("make_demo_data", "Write procedural image-prompt shards whose true MOS is known."),
     "merge-adapter": ("merge_adapter", "Merge a LoRA adapter into its base model (for vLLM)."),

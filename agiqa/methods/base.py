@@ -74,6 +74,8 @@ class MethodConfig(StrictModel):
     #: `agiqa score` flags this method takes: flag name (its argparse dest) -> dotted field path in this
     #: config. A flag given for a method that does not list it is refused, never silently ignored.
     cli_flags: ClassVar[dict[str, str]] = {}
+    #: Top-level modules the method needs at run time (checked before any work; see `agiqa.extras`).
+    requires_modules: ClassVar[tuple[str, ...]] = ()
 
     name: str
 

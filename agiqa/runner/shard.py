@@ -146,6 +146,8 @@ def _read_and_prepare(opened: OpenedShard, stage: ShardStage):
     if b is None:
         return None
     side = opened.side_reader.take(b.num_rows) if opened.side_reader is not None else None
+    if getattr(stage, "wants_shard_uri", False):  # image paths in the shard resolve relative to it
+        return b, stage.prepare(b, side, shard_uri=opened.shard.uri)
     return b, stage.prepare(b, side)
 
 

@@ -52,7 +52,9 @@ class ShardStage(Protocol):
     def setup(self) -> None: ...
 
     def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None) -> Any:
-        """CPU work on an I/O thread. `side`: the same rows of the pass's side input, if it has one."""
+        """CPU work on an I/O thread. `side`: the same rows of the pass's side input, if it has one.
+        A stage with a true `wants_shard_uri` attribute also gets `shard_uri=` (the input shard's URI,
+        e.g. to resolve image paths relative to it)."""
         ...
 
     def process(self, prepared: Any) -> pa.RecordBatch:

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
+from agiqa.data.sources import ImageSource
 from agiqa.methods.base import MethodOutput, ScoringMethod
 from agiqa.resources import Resources
 from agiqa.runner.stage import ShardOutput
@@ -48,9 +49,14 @@ def score_fields(method: ScoringMethod) -> list[pa.Field]:
 class ScoreStage:
     name = "score"
 
+    #: The runner passes each shard's URI to `prepare`, so image paths resolve relative to their shard.
+    wants_shard_uri = True
+
     def __init__(self, method: ScoringMethod, columns: ColumnsConfig | None = None,
-                 limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False):
+                 limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False,
+                 source: ImageSource | None = None):
         self.method = method
+        self.source = source or ImageSource()
         self.columns = columns or ColumnsConfig()
         self.limits = limits or ImageLimits()
         self.resources = resources or method.resources
@@ -80,17 +86,22 @@ class ScoreStage:
         self.method.teardown()
 
     # -- I/O thread ------------------------------------------------------------------------------
-    def prepare(self, batch: pa.RecordBatch, side=None) -> PreparedRows:
+    def prepare(self, batch: pa.RecordBatch, side=None, shard_uri: str | None = None) -> PreparedRows:
+        """Decode and clean one batch. Image cells are bytes, `{bytes, path}` structs or paths (relative
+        to `shard_uri`'s folder); see `agiqa.data.sources`."""
+        return self.prepare_values(batch.column(self.columns.image).to_pylist(),
+                                   batch.column(self.columns.prompt).to_pylist(), shard_uri)
+
+    def prepare_values(self, images: list, prompts: list, base: str | None = None) -> PreparedRows:
+        """`prepare` on plain lists: what the Python API calls with PIL images, bytes or paths."""
         t0 = time.perf_counter()
-        n = batch.num_rows
+        n = len(images)
         out = PreparedRows(n, [None] * n, [None] * n, [None] * n, [None] * n, [None] * n)
-        images = batch.column(self.columns.image).to_pylist()
-        prompts = batch.column(self.columns.prompt).to_pylist()
         without_prompt = set(self.method.aspects) - set(getattr(self.method, "prompt_aspects", self.method.aspects))
         preprocess = getattr(self.method, "preprocess", None)
         for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
             try:
-                out.images[i] = decode_image(data, self.limits)
+                out.images[i] = decode_image(self.source.load(data, base), self.limits)
                 if preprocess is not None:
                     out.images[i] = _preprocessed(preprocess, out.images[i])
                 try:

@@ -31,6 +31,15 @@ class StorageError(AgiqaError):
 class Store(Protocol):
     def list_shards(self, root: str) -> list[ShardInfo]: ...
 
+    def list_files(self, root: str, suffixes: tuple[str, ...] | None = None) -> list[ShardInfo]:
+        """Every file under `root` ending with one of `suffixes`, sorted by relative name (ingest lists
+        images and tars with it; `list_shards` is the `.parquet` case)."""
+        ...
+
+    def read_bytes(self, uri: str) -> bytes:
+        """A whole small file (an image named by a path column); FileNotFoundError when it is absent."""
+        ...
+
     def open_read(self, uri: str) -> BinaryIO:
         """A seekable binary file (pyarrow reads Parquet footers and row groups by range)."""
         ...

@@ -12,6 +12,13 @@ from agiqa.storage.base import ShardInfo, StorageError
 
 class LocalStore:
     def list_shards(self, root: str) -> list[ShardInfo]:
+        return self.list_files(root, (".parquet",), skip_hidden=False)
+
+    def list_files(self, root: str, suffixes: tuple[str, ...] | None = None,
+                   skip_hidden: bool = True) -> list[ShardInfo]:
+        """Files under `root` (recursively, sorted by relative name) whose names end with one of
+        `suffixes` (case-insensitive; None: every file); hidden files and folders (`.x`) are left out
+        unless `skip_hidden` is False."""
         base = Path(root)
         if not base.exists():
             raise StorageError(f"input folder {root} does not exist")
@@ -19,13 +26,19 @@ class LocalStore:
             paths = [base]
             base = base.parent
         else:
-            paths = sorted(p for p in base.rglob("*.parquet") if p.is_file())
+            want = tuple(s.lower() for s in suffixes) if suffixes else None
+            paths = sorted(p for p in base.rglob("*") if p.is_file() and (want is None or p.name.lower().endswith(want))
+                           and not (skip_hidden and any(part.startswith(".") for part in p.relative_to(base).parts)))
         out = []
         for p in paths:
             st = p.stat()
             out.append(ShardInfo(uri=str(p), rel=p.relative_to(base).as_posix(), size=st.st_size,
                                  etag=f"{st.st_mtime_ns:x}-{st.st_size:x}"))
         return out
+
+    def read_bytes(self, uri: str) -> bytes:
+        with open(uri, "rb") as f:
+            return f.read()
 
     def open_read(self, uri: str):
         return open(uri, "rb")  # noqa: SIM115 - the caller owns it

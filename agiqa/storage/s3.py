@@ -41,21 +41,39 @@ class S3Store:
         )
 
     def list_shards(self, root: str) -> list[ShardInfo]:
+        return self.list_files(root, (".parquet",))
+
+    def list_files(self, root: str, suffixes: tuple[str, ...] | None = None) -> list[ShardInfo]:
+        """Objects under `root` whose keys end with one of `suffixes` (None: every object), sorted.
+        `suffixes` match case-insensitively, except `.parquet` (kept as it always was for shards)."""
         bucket, prefix = split_s3(root)
-        if prefix and not prefix.endswith("/") and not prefix.endswith(".parquet"):
+        want = tuple(s.lower() for s in suffixes) if suffixes else None
+        if prefix and not prefix.endswith("/") and not (want and prefix.lower().endswith(want)):
             prefix += "/"
         out: list[ShardInfo] = []
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
-                    if key.endswith(".parquet"):
+                    if key.endswith("/"):
+                        continue
+                    if want is None or key.lower().endswith(want):
                         rel = key[len(prefix):] if prefix.endswith("/") else key.rsplit("/", 1)[-1]
                         out.append(ShardInfo(uri=f"s3://{bucket}/{key}", rel=rel, size=int(obj["Size"]),
                                              etag=obj.get("ETag", "").strip('"')))
         except Exception as e:
             raise StorageError(f"cannot list {root}: {describe_error(e)}") from None
         return sorted(out, key=lambda s: s.rel)
+
+    def read_bytes(self, uri: str) -> bytes:
+        """A whole (small) object in one GET: an image file named by a path column or an ingest listing."""
+        bucket, key = split_s3(uri)
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as e:
+            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(uri) from None
+            raise StorageError(f"cannot read {uri}: {describe_error(e)}") from None
 
     def open_read(self, uri: str):
         from agiqa.storage.ranged_file import S3RangedFile

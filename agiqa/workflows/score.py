@@ -22,13 +22,20 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     """The runner's job for `cfg` (methods are built, not set up: nothing heavy loads here)."""
     import os
 
+    from agiqa.data.sources import ImageSource
+    from agiqa.extras import require
     from agiqa.stages.score import ScoreStage
+    from agiqa.workflows.inputs import refuse_url_images
 
     aspects = tuple(cfg.aspects)
+    require("score", (*cfg.method.requires_modules, *(("ray",) if cfg.runner.kind == "ray" else ())),
+            f"scoring with {cfg.method.name!r}" + (" on Ray" if cfg.runner.kind == "ray" else ""))
+    refuse_url_images(cfg.input, cfg.columns.image, cfg.storage)
     here = cfg.runner.kind == "local" or not (cfg.runner.address or os.environ.get("RAY_ADDRESS"))
     cfg.method.check(aspects, on_this_machine=here)
     method = cfg.method.build(aspects)
-    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")))
+    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")),
+                       source=ImageSource(cfg.storage))
     steps = [Pass(stage, cfg.input, cfg.output)] if cfg.prefilter is None else _cascade(cfg, stage, here)
     return ShardJob(
         passes=steps, storage=cfg.storage, runner=cfg.runner.kind,
@@ -38,6 +45,8 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
 
 
 def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
+    from agiqa.data.sources import ImageSource
+    from agiqa.extras import require
     from agiqa.runner.manifest import identity_hash
     from agiqa.stages.cascade import CascadeStage
     from agiqa.stages.score import ScoreStage
@@ -45,10 +54,12 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
 
     p = cfg.prefilter
     cheap_aspects = p.scored_aspects
+    require("score", p.method.requires_modules, f"prefiltering with {p.method.name!r}")
     p.method.check(cheap_aspects, on_this_machine=here)
     cheap = p.method.build(cheap_aspects)
     cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images,
-                             cheap.resources.override(**cfg.stage_resources("prefilter")))
+                             cheap.resources.override(**cfg.stage_resources("prefilter")),
+                             source=ImageSource(cfg.storage))
     cheap_stage.name = "prefilter"
     cheap_out = join(cfg.output, PREFILTER_DIR)
     cheap_hash = identity_hash(cheap_stage.identity())

@@ -21,6 +21,7 @@ class M3Config(MethodConfig):
         "batch_size": "engine.batch_size", "max_new_tokens": "engine.max_new_tokens",
         "max_length": "engine.max_length", "device": "engine.device", "heads": "heads",
         "prompt_set": "prompt_set", "describe": "describe"}
+    requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "xlstm", "safetensors")
     engine: EngineConfig = Field(..., description="The MLLM with its per-aspect LoRA adapters (hf or vLLM).")
     heads: str | None = Field(
         None, description="Folder with one M3 head per aspect (<dir>/<aspect>/). Default: <engine.model>/heads."

@@ -1,0 +1,155 @@
+"""A folder tree of images, with prompts from a table (CSV, JSONL or Parquet) or `.txt` sidecars.
+
+The table (`--table`, or `metadata.csv|jsonl|parquet` at the top of the input) names each image by its path relative to the input folder (`file_name`, as Hugging Face's
+imagefolder metadata does); every other column is kept (generator, seed, ...). Images without a
+row and rows without an image are reported and left out. Without a table, `<name>.txt` beside
+`<name>.png` is its prompt (WebDataset's convention); an image without one gets no prompt (scoring
+then scores the aspects that need none). The id is the image's relative path (unique by
+construction), or `--id-column` of the table (refused when not unique).
+
+Images are assigned to output shards `part-NNNNN.parquet` in the sorted order of their paths,
+`rows_per_shard` each: a rerun on the same input makes the same shards, so resume is exact.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+
+from agiqa.data.images import BadRow
+from agiqa.errors import ConfigError
+from agiqa.ingest.check import IMAGE_SUFFIXES, check_image
+from agiqa.ingest.formats import (
+    DEFAULT_TABLES,
+    FILE_COLUMNS,
+    PROMPT_COLUMNS,
+    base_fields,
+    extra_names,
+    pick_column,
+    refuse_duplicates,
+)
+from agiqa.ingest.report import Skip
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
+
+
+def read_table(uri: str, store):
+    """A CSV, JSONL/JSON-lines or Parquet table, read whole (a table of prompts, not of images)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.json as pjson
+    import pyarrow.parquet as pq
+
+    lower = uri.lower()
+    try:
+        data = store.read_bytes(uri)
+    except FileNotFoundError:
+        raise ConfigError(f"--table {uri} does not exist") from None
+    try:
+        if lower.endswith(".parquet"):
+            return pq.read_table(io.BytesIO(data))
+        if lower.endswith((".jsonl", ".json", ".ndjson")):
+            return pjson.read_json(io.BytesIO(data))
+        if lower.endswith((".csv", ".tsv")):
+            opts = pcsv.ParseOptions(delimiter="\t" if lower.endswith(".tsv") else ",", newlines_in_values=True)
+            return pcsv.read_csv(io.BytesIO(data), parse_options=opts)
+    except Exception as e:
+        raise ConfigError(f"--table {uri} cannot be read: {type(e).__name__}: {e}") from None
+    raise ConfigError(f"--table {uri}: use a .csv, .tsv, .jsonl or .parquet file")
+
+
+def default_table(root: str, store) -> str | None:
+    from agiqa.storage.uri import join
+
+    for name in DEFAULT_TABLES:
+        if store.exists(join(root, name)):
+            return join(root, name)
+    return None
+
+
+def _norm(path) -> str:
+    p = posixpath.normpath(str(path).replace("\\", "/"))
+    return p[2:] if p.startswith("./") else p
+
+
+def plan_folder(cfg, store) -> IngestPlan:
+    images = {f.rel: f for f in store.list_files(cfg.input, IMAGE_SUFFIXES)}
+    if not images:
+        raise no_input(cfg, f"images ({', '.join(IMAGE_SUFFIXES)})")
+    skipped: list[Skip] = []
+    rows: dict[str, dict] = {}  # image rel -> {prompt, id?, extras}
+    table_uri = cfg.table or default_table(cfg.input, store)
+    if table_uri:
+        from agiqa.storage import open_store
+
+        table = read_table(table_uri, open_store(table_uri, cfg.storage))
+        names = table.column_names
+        where = f"table {table_uri}"
+        file_col = pick_column(names, cfg.file_column, FILE_COLUMNS, "file column", where)
+        prompt_col = pick_column(names, cfg.prompt_column, PROMPT_COLUMNS, "prompt column", where)
+        id_col = pick_column(names, cfg.id_column, (), "id column", where, required=False)
+        keep, renamed = extra_names(names, {file_col, prompt_col} | ({id_col} if id_col else set()))
+        schema = base_fields(table.select(keep).schema, renamed)
+        files = [_norm(v) if v is not None else None for v in table.column(file_col).to_pylist()]
+        refuse_duplicates([f for f in files if f is not None], f"file names in column {file_col!r} of {where}")
+        if id_col:
+            refuse_duplicates(table.column(id_col).to_pylist(), f"ids in column {id_col!r} of {where}")
+        records = table.select(keep).to_pylist()
+        prompts = table.column(prompt_col).to_pylist()
+        ids = table.column(id_col).to_pylist() if id_col else [None] * table.num_rows
+        for i, (f, p, rid, rec) in enumerate(zip(files, prompts, ids, records, strict=True)):
+            if f is None:
+                skipped.append(Skip(f"{where} row {i}", "row_without_file", f"column {file_col!r} is empty"))
+            elif f not in images:
+                skipped.append(Skip(f, "row_without_image", f"{where} row {i} names {f}, which is not in the input"))
+            else:
+                rows[f] = {"id": None if rid is None else str(rid), "prompt": None if p is None else str(p),
+                           **{renamed.get(k, k): v for k, v in rec.items()}}
+        for rel in images:
+            if rel not in rows:
+                skipped.append(Skip(rel, "image_without_row", f"no row of {where} names this image"))
+    else:
+        import pyarrow as pa
+
+        schema = base_fields(pa.schema([]), {})
+        sidecars = {f.rel: f for f in store.list_files(cfg.input, (".txt",))}
+        for rel in images:
+            stem = rel.rsplit(".", 1)[0]
+            rows[rel] = {"id": None, "prompt": sidecars.get(stem + ".txt")}
+    order = sorted(rows)
+    shards = []
+    per = cfg.rows_per_shard
+    for k in range(0, len(order), per):
+        part = [(images[rel], rows[rel]) for rel in order[k:k + per]]
+        identity = {"items": [[f.rel, f.etag, _prompt_identity(r)] for f, r in part]}
+        shards.append(OutputShard(f"part-{k // per:05d}.parquet", identity, schema,
+                                  _rows_of(part, store, cfg)))
+    return IngestPlan("folder", shards, skipped)
+
+
+def _prompt_identity(row: dict):
+    p = row.get("prompt")
+    if hasattr(p, "etag"):  # a sidecar file: its etag
+        return {"sidecar": p.etag}
+    return {k: (str(v) if v is not None else None) for k, v in row.items()}
+
+
+def _rows_of(part, store, cfg):
+    def rows():
+        for f, row in part:
+            try:
+                data = store.read_bytes(f.uri)
+                check_image(data, cfg.images, cfg.verify)
+            except BadRow as e:
+                yield Skip(f.rel, e.code, str(e))
+                continue
+            except Exception as e:
+                yield Skip(f.rel, "image_unreadable", f"{type(e).__name__}: {e}")
+                continue
+            prompt = row["prompt"]
+            if hasattr(prompt, "uri"):  # a .txt sidecar
+                try:
+                    prompt = store.read_bytes(prompt.uri).decode("utf-8", errors="replace").strip()
+                except Exception as e:
+                    yield Skip(prompt.rel, "sidecar_unreadable", f"{type(e).__name__}: {e}")
+                    continue
+            yield {**row, "id": row["id"] if row["id"] is not None else f.rel, "image": data, "prompt": prompt}
+    return rows
