@@ -70,10 +70,10 @@ def test_rows_the_method_refuses_or_cannot_decode_are_marked_and_the_rest_scored
 
 def test_a_job_where_every_row_failed_is_not_done(tmp_path):
     data, out = tmp_path / "in", tmp_path / "out"
-    write_shard(data / "s.parquet", [1, 2], images=["http://example.invalid/a.png", "http://example.invalid/b.png"])
+    write_shard(data / "s.parquet", [1, 2], images=[b"not an image", b"nor this"])
     summary = score(fake_config(data, out))
     assert summary.shards_done == 1 and summary.all_rows_failed and "every one of the 2 rows" in summary.table()
-    assert pq.read_table(out / "s.parquet").column("error_code").to_pylist() == ["image_not_bytes"] * 2
+    assert pq.read_table(out / "s.parquet").column("error_code").to_pylist() == ["image_undecodable"] * 2
 
 
 def test_bad_shards_fail_at_once_and_a_broken_method_is_retried_then_reported(tmp_path):
