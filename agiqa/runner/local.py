@@ -12,6 +12,7 @@ from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
 from agiqa.runner.policy import ShardLedger, one_line, record_plan
 from agiqa.runner.progress import Progress
+from agiqa.runner.reduce import passes_of
 from agiqa.runner.shard import ShardIO, run_shard
 from agiqa.runner.summary import JobSummary
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 def run_local(job: ShardJob) -> JobSummary:
     t0 = time.perf_counter()
     summary = JobSummary(runner="local")
-    for p in job.passes:
+    for p in passes_of(job, summary):
         plan = plan_pass(job, p)
         record_plan(summary, plan)
         if plan.todo:

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 def record_plan(summary: JobSummary, plan) -> None:
     """A pass's plan in the summary: shards found, already committed, refused (unsafe names)."""
-    summary.shards_total += len(plan.todo) + len(plan.skipped) + len(plan.refused)
+    total = len(plan.todo) + len(plan.skipped) + len(plan.refused)
+    summary.shards_total += total
     summary.shards_skipped += len(plan.skipped)
+    summary.begin_pass(plan.pass_.stage.name, plan.pass_.output, total, len(plan.skipped))
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
     for shard, why in plan.refused:
         log.warning("shard %r refused: %s", shard.rel, why)
@@ -38,7 +40,7 @@ class ShardLedger:
     def settle(self, rel: str, report: dict, actors_alive: int | None = None) -> None:
         """A shard's attempt returned: committed (`ok`), or a bad shard (failed at once)."""
         if report["ok"]:
-            self.summary.shards_done += 1
+            self.summary.shard_done()
             self.summary.add_rows(report["rows_by_status"])
             self.progress.shard_done(actors_alive)
         else:

@@ -38,6 +38,12 @@ class JobSummary(RowCounts):
     shards_prefetched: int = 0  # opened and first batch decoded while the engine was busy
     identity_hash: str = ""  # of the last pass's stage (what its manifests carry)
     stages: list[str] = field(default_factory=list)
+    #: One entry per pass: {stage, output, shards_total, shards_skipped, shards_done, rows_by_status}.
+    #: The top-level row counts are the last pass's (the job's result), so a multi-pass job counts each
+    #: row once there; each pass's own routes are here.
+    passes: list[dict] = field(default_factory=list)
+    #: Results of the job's reduce steps (thresholds, cutoffs), by name.
+    reduced: dict[str, dict] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -57,9 +63,21 @@ class JobSummary(RowCounts):
     def rows_per_s(self) -> float:
         return self.rows / self.wall_s if self.wall_s > 0 else 0.0
 
+    def begin_pass(self, stage: str, output: str, shards_total: int, shards_skipped: int) -> None:
+        self.rows_by_status = {}
+        self.passes.append({"stage": stage, "output": output, "shards_total": shards_total,
+                            "shards_skipped": shards_skipped, "shards_done": 0, "rows_by_status": {}})
+
     def add_rows(self, rows_by_status: dict[str, int]) -> None:
-        for status, n in rows_by_status.items():
-            self.rows_by_status[status] = self.rows_by_status.get(status, 0) + n
+        targets = [self.rows_by_status] + ([self.passes[-1]["rows_by_status"]] if self.passes else [])
+        for counts in targets:
+            for status, n in rows_by_status.items():
+                counts[status] = counts.get(status, 0) + n
+
+    def shard_done(self) -> None:
+        self.shards_done += 1
+        if self.passes:
+            self.passes[-1]["shards_done"] += 1
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -75,6 +93,11 @@ class JobSummary(RowCounts):
             ("speed", f"{self.rows_per_s:.2f} rows/s over {self.wall_s:.1f} s ({self.startup_s:.1f} s start-up)"),
             ("runner", f"{self.runner}, {self.actors} actor(s), {self.actor_restarts} actor restart(s)"),
         ]
+        if len(self.passes) > 1:
+            rows += [(f"pass {i + 1}", f"{p['stage']}: {p['shards_done']} shard(s) done, {p['shards_skipped']} skipped; "
+                      + (", ".join(f"{n} {s}" for s, n in sorted(p["rows_by_status"].items())) or "0 rows"))
+                     for i, p in enumerate(self.passes)]
+        rows += [(f"reduce {name}", _brief(result)) for name, result in self.reduced.items()]
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
             lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
@@ -92,3 +115,8 @@ class JobSummary(RowCounts):
     @staticmethod
     def dumps(d: dict) -> str:
         return json.dumps(d, indent=2, sort_keys=True)
+
+
+def _brief(result: dict) -> str:
+    text = json.dumps(result, sort_keys=True)
+    return text if len(text) <= 160 else text[:157] + "..."

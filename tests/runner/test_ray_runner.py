@@ -23,17 +23,28 @@ def assert_every_row_once(data, out):
 
 
 def test_two_passes_each_get_a_pool_and_every_actor_is_torn_down(ray_local, tmp_path):
-    from agiqa.runner.job import Pass
+    """Pass 2's stage is built on the driver from a reduce step's result, then shipped to its actors."""
+    from agiqa.runner.job import Pass, Reduce
     from agiqa.testing.fakes import ThresholdStage
 
     data, scored, split, log = shards(tmp_path), tmp_path / "scored", tmp_path / "split", tmp_path / "teardowns"
     cfg = fake_config(data, scored, runner="ray", teardown_log=str(log))
     cfg.resources = {"score": {"num_actors": 2, "num_cpus": 1}}
     job = build_score_job(cfg)
-    job.passes.append(Pass(ThresholdStage("quality_score", 2.2), str(data), str(split), side_input=str(scored)))
+    def median(ctx):
+        values = sorted(v for t in ctx.scan(str(scored), ["quality_score"]) for v in t.column(0).to_pylist())
+        return {"threshold": values[len(values) // 2], "shards": len(ctx.shard_names(str(scored)))}
+
+    job.passes += [Reduce("cut", median),
+                   Pass(lambda r: ThresholdStage("quality_score", r["cut"]["threshold"]), str(data), str(split),
+                        side_input=str(scored))]
     summary = run_job(job)
     assert summary.stages == ["score", "threshold"] and (summary.shards_done, summary.shards_failed) == (6, 0)
-    assert summary.actors == 2 and summary.rows_by_status["ok"] == 24
+    assert summary.actors == 2 and summary.passes[0]["rows_by_status"]["ok"] == 24
+    want = sorted(pq.read_table(scored).column("quality_score").to_pylist())[12]
+    assert summary.reduced["cut"] == {"threshold": want, "shards": 3} and sum(summary.rows_by_status.values()) == 24
+    kept = pq.read_table(split / "kept").column("side_value").to_pylist()
+    assert len(kept) == summary.rows_by_status["kept"] >= 12 and min(kept) >= want
     assert len(set(log.read_text().split())) == 2  # teardown ran in both score actors (two processes)
     assert_every_row_once(data, scored)
 

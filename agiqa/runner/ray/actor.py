@@ -39,10 +39,10 @@ class CallOrder:
 
 
 class StageActor:
-    def __init__(self, job, pass_index: int, identity: dict, ident_hash: str):
+    def __init__(self, job, p, identity: dict, ident_hash: str):
+        """`p`: the pass this actor's pool runs, its stage already built (`Pass.resolved`)."""
         from agiqa.runner.shard import ShardIO
 
-        p = job.passes[pass_index]
         # All torch work (setup included) on one dedicated thread: torch's OpenMP pool belongs to
         # the calling thread, and an idle pool of another thread spins and steals the cores
         # (measured: throughput halves once two threads have run torch ops).

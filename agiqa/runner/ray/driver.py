@@ -23,6 +23,7 @@ from agiqa.runner.plan import PassPlan, plan_pass
 from agiqa.runner.policy import ShardLedger, one_line, record_plan
 from agiqa.runner.progress import Progress
 from agiqa.runner.ray.actor import StageActor
+from agiqa.runner.reduce import passes_of
 from agiqa.runner.summary import JobSummary
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def pool_shape(resources, cluster: dict) -> tuple[int, float, float]:
 def run_on_ray(job: ShardJob) -> JobSummary:
     t0 = time.perf_counter()
     summary = JobSummary(runner="ray", actors=0)
-    for index, p in enumerate(job.passes):
+    for p in passes_of(job, summary):
         plan = plan_pass(job, p)
         record_plan(summary, plan)
         if not plan.todo:
@@ -86,7 +87,7 @@ def run_on_ray(job: ShardJob) -> JobSummary:
         import ray
 
         n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources())
-        pool = ActorPool(job, index, plan, min(n, len(plan.todo)), gpus, cpus)
+        pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
         summary.actors = max(summary.actors, len(pool.actors))
         summary.startup_s += time.perf_counter() - t0
         try:
@@ -101,10 +102,10 @@ def run_on_ray(job: ShardJob) -> JobSummary:
 
 
 class ActorPool:
-    def __init__(self, job: ShardJob, pass_index: int, plan: PassPlan, n: int, gpus: float, cpus: float):
+    def __init__(self, job: ShardJob, plan: PassPlan, n: int, gpus: float, cpus: float):
         import ray
 
-        self.args = (job, pass_index, plan.identity, plan.identity_hash)
+        self.args = (job, plan.pass_, plan.identity, plan.identity_hash)
         self.remote_cls = ray.remote(StageActor)
         self.stage_name = plan.pass_.stage.name
         # Threads: one per queued `run` call (each opens its shard, then waits for the engine).

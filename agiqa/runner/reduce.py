@@ -1,0 +1,77 @@
+"""Reduce steps: what a `Reduce` sees (`ReduceContext`) and how its result is kept.
+
+A reduce reads committed shards on the driver, a few columns at a time, and returns a small dict
+(a threshold, a cutoff, counts). Memory stays bounded because it gets batches, never whole tables:
+the reduce function keeps only its own running state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from agiqa.runner.job import Reduce, ShardJob
+
+log = logging.getLogger(__name__)
+
+REDUCE_DIR = "_agiqa/reduce"
+
+
+@dataclass
+class ReduceContext:
+    job: ShardJob
+    #: Results of the reduce steps before this one, by name.
+    results: dict[str, dict] = field(default_factory=dict)
+    batch_rows: int = 65536
+
+    def store(self, root: str):
+        return self.job.open_store(root, self.job.storage)
+
+    def shard_names(self, root: str) -> list[str]:
+        """Relative names of the `*.parquet` shards under `root`, sorted (bookkeeping under `_agiqa/` left out)."""
+        return sorted(s.rel for s in self.store(root).list_shards(root) if not s.rel.startswith("_agiqa/"))
+
+    def scan(self, root: str, columns: list[str], shards: list[str] | None = None) -> Iterator:
+        """`pyarrow.Table` batches holding only `columns`, over every shard under `root` (or `shards`),
+        in shard-name order: one pass over the data per call."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from agiqa.errors import DataError
+        from agiqa.storage.uri import join
+
+        store = self.store(root)
+        for rel in self.shard_names(root) if shards is None else shards:
+            with store.open_read(join(root, rel)) as f:
+                pf = pq.ParquetFile(f)
+                missing = [c for c in columns if c not in pf.schema_arrow.names]
+                if missing:
+                    raise DataError(f"shard {rel} under {root} has no column(s) {', '.join(missing)}")
+                for batch in pf.iter_batches(batch_size=self.batch_rows, columns=columns):
+                    yield pa.Table.from_batches([batch])
+
+
+def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -> dict:
+    """Run one reduce step; record its result in `results`, the summary and the output's `_agiqa/reduce/`."""
+    from agiqa.storage.uri import join
+
+    t0 = time.perf_counter()
+    result = step.fn(ReduceContext(job, dict(results)))
+    results[step.name] = result
+    summary.reduced[step.name] = result
+    log.info("reduce %s: %s (%.1f s)", step.name, result, time.perf_counter() - t0)
+    job.open_store(job.output, job.storage).write_json(join(job.output, f"{REDUCE_DIR}/{step.name}.json"), result)
+    return result
+
+
+def passes_of(job: ShardJob, summary) -> Iterator:
+    """The job's passes in order, each resolved (its stage built) after the reduce steps before it ran.
+    Every runner walks a job through this, so reduce steps mean the same on all of them."""
+    results: dict[str, dict] = {}
+    for step in job.passes:
+        if isinstance(step, Reduce):
+            run_reduce(job, step, results, summary)
+        else:
+            yield step.resolved(results)
