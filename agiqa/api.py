@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agiqa.config.filter_job import FilterJobConfig, load_filter_config
 from agiqa.config.score_job import ScoreJobConfig, load_score_config
 
 if TYPE_CHECKING:
     from agiqa.runner.summary import JobSummary
 
-__all__ = ["ScoreJobConfig", "load_score_config", "score"]
+__all__ = ["FilterJobConfig", "ScoreJobConfig", "filter", "filter_dry_run", "load_filter_config",
+           "load_score_config", "score"]
 
 
 def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
@@ -31,3 +33,24 @@ def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
     if isinstance(cfg, dict):
         cfg = ScoreJobConfig.model_validate(cfg)
     return run_job(build_score_job(cfg, **job_options))
+
+
+def filter(cfg: FilterJobConfig | dict, **job_options) -> JobSummary:
+    """Split scored rows into keep/ and drop/ (with reasons) under `cfg.output` by `cfg.rules`; with
+    `cfg.score`, score first in the same job. Global thresholds are in `summary.reduced`, counts per
+    shard and reason in `OUTPUT/stats.json`."""
+    from agiqa.runner.run import run_job
+    from agiqa.workflows.filter import build_filter_job
+
+    if isinstance(cfg, dict):
+        cfg = FilterJobConfig.model_validate(cfg)
+    return run_job(build_filter_job(cfg, **job_options))
+
+
+def filter_dry_run(cfg: FilterJobConfig | dict, **job_options) -> dict:
+    """How many rows each rule would keep, and the thresholds, computed by the reduce steps; writes nothing."""
+    from agiqa.workflows.filter import dry_run
+
+    if isinstance(cfg, dict):
+        cfg = FilterJobConfig.model_validate(cfg)
+    return dry_run(cfg, **job_options)
