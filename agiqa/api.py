@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agiqa.config.audit_job import AuditJobConfig
 from agiqa.config.filter_job import FilterJobConfig, load_filter_config
 from agiqa.config.score_job import ScoreJobConfig, load_score_config
 
 if TYPE_CHECKING:
     from agiqa.runner.summary import JobSummary
 
-__all__ = ["FilterJobConfig", "ScoreJobConfig", "filter", "filter_dry_run", "load_filter_config",
+__all__ = ["AuditJobConfig", "FilterJobConfig", "ScoreJobConfig", "audit", "filter", "filter_dry_run", "load_filter_config",
            "load_score_config", "score"]
 
 
@@ -54,3 +55,13 @@ def filter_dry_run(cfg: FilterJobConfig | dict, **job_options) -> dict:
     if isinstance(cfg, dict):
         cfg = FilterJobConfig.model_validate(cfg)
     return dry_run(cfg, **job_options)
+
+
+def audit(cfg: AuditJobConfig | dict) -> dict:
+    """Write the audit report of `cfg.input` (grouped by `cfg.group_by`, compared with `cfg.compare`) to
+    `cfg.output`; returns {numbers, compare, files, rows, thumbnails, seconds}."""
+    from agiqa.workflows.audit import run_audit
+
+    if isinstance(cfg, dict):
+        cfg = AuditJobConfig.model_validate(cfg)
+    return run_audit(cfg)
