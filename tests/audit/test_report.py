@@ -189,3 +189,16 @@ def test_unknown_group_by_column_is_refused_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="authenticity_score"):
         audit({"input": str(tmp_path / "scored"), "output": str(tmp_path / "r"), "aspects": ["authenticity"]})
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_audit_writes_the_report_and_refuses_unknown_columns_in_one_line(tmp_path):
+    import sys
+
+    write(tmp_path / "scored", rows_of(0.0))
+    base = [sys.executable, "-m", "agiqa", "audit", "--input", str(tmp_path / "scored"), "--output",
+            str(tmp_path / "r")]
+    bad = subprocess.run(base + ["--group-by", "generator,model_version"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "model_version" in bad.stderr
+    ok = subprocess.run(base + ["--group-by", "generator", "--no-progress"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "44 rows, 3 group(s)" in ok.stdout and (tmp_path / "r" / "report.html").exists()
