@@ -5,6 +5,9 @@ from __future__ import annotations
 
 def add_arguments(p) -> None:
     p.add_argument("dir", help="Folder to write.")
+    p.add_argument("--method", choices=["m3-agiqa", "clip-agiqa"], default="m3-agiqa",
+                   help="m3-agiqa: a Qwen2-VL + adapters + M3 heads; clip-agiqa: a CLIP folder (released layout) + "
+                        "CLIP-AGIQA heads.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--head-dim", type=int, default=64, help="M3 head width (the reference uses 512).")
     p.add_argument("--pretrain-vision", action="store_true",
@@ -20,6 +23,11 @@ def run(args) -> int:
     from agiqa.testing.tiny_model import build_tiny_model
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    if args.method == "clip-agiqa":
+        from agiqa.testing.tiny_clip import build_tiny_clip
+
+        print(f"wrote tiny CLIP to {build_tiny_clip(args.dir, seed=args.seed)}")
+        return 0
     if args.pretrain_rows < 100 or args.pretrain_epochs < 1:
         from agiqa.errors import UserError
 

@@ -13,11 +13,12 @@ def add_arguments(p) -> None:
     p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards.")
     p.add_argument("--output", help="Output root for scored shards (same relative names).")
     p.add_argument("--aspects", help="Comma-separated: quality,correspondence,authenticity (default: all).")
-    p.add_argument("--method", help="Scoring method (default m3-agiqa).")
+    p.add_argument("--method", help="Scoring method: m3-agiqa (default) or clip-agiqa (the cheap scorer).")
     p.add_argument("--engine", choices=["hf", "vllm"], help="Engine (default hf).")
-    p.add_argument("--model", help="Base model folder (e.g. from `agiqa make-tiny-model`).")
+    p.add_argument("--model", help="Model folder: the MLLM for m3-agiqa, the CLIP for clip-agiqa (e.g. from "
+                                   "`agiqa make-tiny-model [--method clip-agiqa]`).")
     p.add_argument("--adapters", help="Folder of per-aspect LoRA adapters (default MODEL/adapters).")
-    p.add_argument("--heads", help="Folder of per-aspect M3 heads (default MODEL/heads).")
+    p.add_argument("--heads", help="Folder of per-aspect heads (default MODEL/heads).")
     p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e).")
     p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
     p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
@@ -32,10 +33,52 @@ def add_arguments(p) -> None:
     p.add_argument("--num-actors", type=int, help="Scorer actors (default: one per GPU, 1 without GPUs).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
+    g = p.add_argument_group("cascade (a cheap scorer in front of the main method)")
+    g.add_argument("--prefilter", metavar="METHOD", help="Cheap method scoring every row first (clip-agiqa).")
+    g.add_argument("--prefilter-model", help="The cheap method's model folder (a CLIP folder for clip-agiqa).")
+    g.add_argument("--prefilter-heads", help="The cheap method's heads (default PREFILTER_MODEL/heads).")
+    g.add_argument("--prefilter-threshold", action="append", metavar="ASPECT=VALUE",
+                   help="Rows whose cheap ASPECT score is below VALUE stop there (status prefiltered). Repeatable.")
+    g.add_argument("--prefilter-top-fraction", action="append", metavar="ASPECT=FRACTION",
+                   help="Only the best FRACTION of the whole input by cheap ASPECT score goes on (global, not "
+                        "per shard; ties by ascending id). Repeatable; rules combine with AND.")
+
+
+#: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
+METHOD_FLAGS = ("engine", "model", "adapters", "heads", "prompt_set", "batch_size", "max_new_tokens",
+                "max_length", "device", "describe")
+
+
+def method_flags(args) -> dict:
+    """The method flags given, by argparse dest (None = not given)."""
+    given = {f: getattr(args, f, None) for f in METHOD_FLAGS if f != "describe"}
+    given["describe"] = False if getattr(args, "no_describe", False) else None
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def method_overrides(name: str, flags: dict) -> dict:
+    """Method flags as a nested dict in method `name`'s config shape; a flag it does not take is refused."""
+    from agiqa.errors import ConfigError
+    from agiqa.methods.registry import method_config_class
+
+    mapping = method_config_class(name).cli_flags
+    out: dict = {"name": name}
+    for flag, value in flags.items():
+        if flag not in mapping:
+            spelled = "--no-describe" if flag == "describe" else "--" + flag.replace("_", "-")
+            raise ConfigError(f"{spelled} does not apply to method {name!r} (it takes: "
+                              f"{', '.join('--' + f.replace('_', '-') for f in mapping) or 'none'})")
+        node = out
+        *parents, leaf = mapping[flag].split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
 
 
 def overrides_from_args(args) -> dict:
-    """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given)."""
+    """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given), the method's left out
+    (they depend on which method: see `method_overrides`)."""
     return {
         "input": args.input,
         "output": args.output,
@@ -43,14 +86,6 @@ def overrides_from_args(args) -> dict:
         "overwrite": args.overwrite,
         "progress": False if args.no_progress else None,
         "columns": {"id": args.id_column, "image": args.image_column, "prompt": args.prompt_column},
-        "method": {
-            "name": args.method, "heads": args.heads, "prompt_set": args.prompt_set,
-            "describe": False if args.no_describe else None,
-            "engine": {
-                "name": args.engine, "model": args.model, "adapters": args.adapters, "batch_size": args.batch_size,
-                "max_new_tokens": args.max_new_tokens, "max_length": args.max_length, "device": args.device,
-            },
-        },
         "runner": {"kind": args.runner, "address": args.address},
         "resources": {"score": {"num_actors": args.num_actors}},
     }
@@ -66,14 +101,55 @@ def load_job_config(args):
     from agiqa.errors import ConfigError
 
     data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
-    method = data.get("method")
-    if isinstance(method, dict) and "name" not in method:  # M3-AGIQA is the default method
-        data["method"] = {"name": "m3-agiqa", **method}
+    method = data.get("method") if isinstance(data.get("method"), dict) else {}
+    name = args.method or method.get("name") or "m3-agiqa"  # M3-AGIQA is the default method
+    data["method"] = deep_merge(method, method_overrides(name, method_flags(args)))
+    data = _with_prefilter(data, args)
     try:
         return load_score_config(None, data)
     except ValidationError as e:
         lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+
+
+def _with_prefilter(data: dict, args) -> dict:
+    """`--prefilter*` flags merged into the config's `prefilter:` section."""
+    from agiqa.config.base import deep_merge
+    from agiqa.errors import ConfigError
+
+    rules = {"thresholds": _pairs(getattr(args, "prefilter_threshold", None), "--prefilter-threshold"),
+             "top_fraction": _pairs(getattr(args, "prefilter_top_fraction", None), "--prefilter-top-fraction")}
+    flags = {"model": getattr(args, "prefilter_model", None), "heads": getattr(args, "prefilter_heads", None)}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    given = {k: v for k, v in rules.items() if v}
+    section = data.get("prefilter") if isinstance(data.get("prefilter"), dict) else None
+    name = getattr(args, "prefilter", None)
+    if section is None and name is None:
+        if given or flags:
+            raise ConfigError("--prefilter-* options need --prefilter METHOD (e.g. --prefilter clip-agiqa)")
+        return data
+    section = dict(section or {})
+    method = section.get("method") if isinstance(section.get("method"), dict) else {}
+    name = name or method.get("name") or section.get("method")
+    if not isinstance(name, str):
+        raise ConfigError("prefilter.method needs a name (e.g. clip-agiqa)")
+    section["method"] = deep_merge(method, method_overrides(name, flags))
+    return {**data, "prefilter": deep_merge(section, given)}
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, float]:
+    from agiqa.errors import ConfigError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"{flag} {item!r}: expected ASPECT=NUMBER, e.g. quality=2.5") from None
+    return out
 
 
 def _given(flags: dict) -> dict:

@@ -1,4 +1,9 @@
-"""`agiqa train-head`: one M3 head per aspect on MOS labels, from cached MLLM features.
+"""`agiqa train-head`: one head per aspect on MOS labels, from cached features of a frozen model.
+
+`--method m3-agiqa` (default): M3 heads over the MLLM's per-token states.
+`--method clip-agiqa`: CLIP-AGIQA heads (prompt learner + regressor) over a frozen CLIP folder given
+as `--model`; the paper's SGD/cosine recipe by default (agiqa/training/clip_trainer.py); the
+correspondence head reads the prompt (`use_prompt`), the others only the image.
 
 Training descriptions come from the teacher (`<aspect>_teacher` column), as in the reference;
 scoring later uses the adapted model's own descriptions. Input: Parquet shards with `image`,
@@ -9,6 +14,8 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
+    p.add_argument("--method", choices=["m3-agiqa", "clip-agiqa"], default="m3-agiqa",
+                   help="Which heads: M3-AGIQA's (over the MLLM) or CLIP-AGIQA's (over a CLIP folder).")
     p.add_argument("--data", required=True, help="Folder of Parquet shards with image, prompt, <aspect>_mos, "
                                                  "<aspect>_teacher.")
     p.add_argument("--model", required=True, help="Model folder (adapters in MODEL/adapters unless --adapters).")
@@ -16,9 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--init-heads", help="Heads whose config (and weights) to start from (default MODEL/heads).")
     p.add_argument("--output", required=True, help="Folder to write <aspect>/ heads to.")
     p.add_argument("--aspects", default="quality,correspondence,authenticity")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--epochs", type=int, help="Default 10 (m3-agiqa), 100 (clip-agiqa, the paper's).")
+    p.add_argument("--lr", type=float, help="Default 1e-3 (m3-agiqa, AdamW), 0.002 (clip-agiqa, SGD + cosine).")
+    p.add_argument("--batch-size", type=int, help="Default 8 (m3-agiqa), 32 (clip-agiqa).")
+    p.add_argument("--image-only", action="store_true",
+                   help="clip-agiqa: the paper's image-only head for every aspect (correspondence too).")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-length", type=int, default=512)
@@ -29,6 +38,84 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    if args.method == "clip-agiqa":
+        return run_clip(args)
+    args.epochs = 10 if args.epochs is None else args.epochs
+    args.lr = 1e-3 if args.lr is None else args.lr
+    args.batch_size = 8 if args.batch_size is None else args.batch_size
+    return run_m3(args)
+
+
+def run_clip(args) -> int:
+    import logging
+    from pathlib import Path
+
+    import torch
+
+    from agiqa.aspects import check_aspects
+    from agiqa.data.config import ImageLimits
+    from agiqa.data.images import BadRow, clean_prompt
+    from agiqa.errors import UserError
+    from agiqa.model.clip.backbone import ClipBackbone, is_clip_folder
+    from agiqa.model.clip.head import ClipAgiqaHead, ClipHeadConfig
+    from agiqa.training.clip_trainer import (
+        ClipTrainSettings,
+        cached_image_features,
+        cached_prompt_features,
+        train_clip_head,
+    )
+    from agiqa.training.rows import decoded_rows, training_subset
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    if not is_clip_folder(args.model):
+        raise UserError(f"--model {args.model}: not a CLIP folder (config.json with model_type 'clip')")
+    for flag in ("adapters", "init_heads", "cache"):
+        if getattr(args, flag):
+            raise UserError(f"--{flag.replace('_', '-')} does not apply to --method clip-agiqa")
+    try:
+        aspects = check_aspects([a.strip() for a in args.aspects.split(",") if a.strip()])
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    settings = ClipTrainSettings(epochs=args.epochs or 100, lr=args.lr or 0.002, batch_size=args.batch_size or 32,
+                                 seed=args.seed)
+    good = decoded_rows(args.data, [f"{a}_mos" for a in aspects])
+    good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
+    backbone = ClipBackbone(args.model)
+    image_feats = cached_image_features(backbone, [im for _, im in good])  # once, shared by every aspect
+    prompt_feats = None
+    for k, aspect in enumerate(aspects):
+        torch.manual_seed(args.seed * 100 + k)  # the head's initial weights: reproducible runs
+        use_prompt = aspect == "correspondence" and not args.image_only
+        if use_prompt and prompt_feats is None:
+            limits = ImageLimits()
+            prompts = []
+            for r, _ in good:
+                try:
+                    prompts.append(clean_prompt(r.get("prompt"), limits))  # what scoring feeds the head
+                except BadRow:
+                    prompts.append("")
+            prompt_feats = cached_prompt_features(backbone, prompts)
+        pf = prompt_feats if use_prompt else None
+        cfg = ClipHeadConfig(feature_dim=backbone.feature_dim, text_width=backbone.text_width, aspect=aspect,
+                             use_prompt=use_prompt)
+        head = ClipAgiqaHead(cfg, backbone)
+        y = [float(r[f"{aspect}_mos"]) for r, _ in good]
+        tr, va = train_idx, val_idx
+        hist = train_clip_head(head, backbone, image_feats[tr], [y[i] for i in tr], None if pf is None else pf[tr],
+                               settings, val=(image_feats[va], [y[i] for i in va], None if pf is None else pf[va])
+                               if va else None)
+        head.config.trained = True
+        head.config.notes = {"trained_on": str(args.data), "epochs": settings.epochs, "lr": settings.lr,
+                             "best_epoch": hist["best_epoch"], "val_srcc": hist["val_srcc"][-1:],
+                             "clip": str(args.model)}
+        head.save(Path(args.output) / aspect)
+        best = max((v for v in hist["val_srcc"] if v == v), default=float("nan"))
+        print(f"{aspect}: loss {hist['loss'][0]:.3f} -> {hist['loss'][-1]:.3f}; best val SRCC {best:.3f} "
+              f"(epoch {hist['best_epoch']}); wrote {Path(args.output) / aspect}")
+    return 0
+
+
+def run_m3(args) -> int:
     import logging
     from pathlib import Path
 

@@ -9,6 +9,7 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from agiqa.aspects import ASPECTS, check_aspects
 from agiqa.config.base import deep_merge, read_yaml
 from agiqa.config.legacy import upgrade_score_config
+from agiqa.config.prefilter import PrefilterConfig
 from agiqa.config.runner import ResourcesConfig, RunnerConfig
 from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.methods.base import MethodConfig
@@ -16,8 +17,8 @@ from agiqa.methods.registry import method_config_class
 from agiqa.schema import StrictModel
 from agiqa.storage.config import StorageConfig
 
-#: The stages of a score job (keys of `resources:`).
-SCORE_STAGES = ("score",)
+#: The stages of a score job (keys of `resources:`): the prefilter's only runs when `prefilter:` is set.
+SCORE_STAGES = ("score", "prefilter")
 
 
 class ScoreJobConfig(StrictModel):
@@ -27,6 +28,9 @@ class ScoreJobConfig(StrictModel):
     method: SerializeAsAny[MethodConfig] = Field(
         ..., description="The scoring method, by name, with its settings: {name: m3-agiqa, engine: {...}, ...}."
     )
+    prefilter: PrefilterConfig | None = Field(
+        None, description="A cascade: a cheap method scores every row first; only the rows its rules pass go "
+                          "through `method` (the rest keep the cheap score, status `prefiltered`).")
     columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
     images: ImageLimits = Field(default_factory=ImageLimits)
     storage: StorageConfig = Field(default_factory=StorageConfig)
@@ -82,6 +86,18 @@ class ScoreJobConfig(StrictModel):
         if missing:
             raise ValueError(f"method {self.method.name!r} cannot score {missing}; it scores "
                              f"{list(self.method.supported_aspects)}")
+        return self
+
+    @model_validator(mode="after")
+    def _prefilter_fits(self) -> ScoreJobConfig:
+        if self.prefilter is None:
+            if "prefilter" in self.resources:
+                raise ValueError("resources.prefilter has no effect without a prefilter")
+            return self
+        p = self.prefilter
+        missing = [a for a in p.scored_aspects if a not in p.method.supported_aspects]
+        if missing:
+            raise ValueError(f"prefilter method {p.method.name!r} cannot score {missing}")
         return self
 
     @model_validator(mode="after")

@@ -53,8 +53,11 @@ class ScoringMethod(Protocol):
         """Load the weights (once per actor)."""
         ...
 
+    # Optional: `preprocess(image) -> Any`, per-image CPU work (resize, normalise) run on the stage's
+    # I/O thread after decoding; `score` then gets what it returned instead of the PIL images.
+
     def score(self, images: list, prompts: list[str]) -> MethodOutput:
-        """Score rows (RGB PIL images, cleaned prompts). Raising fails every row given; the stage then
+        """Score rows (RGB PIL images, or what `preprocess` made of them; cleaned prompts). Raising fails every row given; the stage then
         retries row by row to find the one the method cannot take."""
         ...
 
@@ -68,6 +71,9 @@ class MethodConfig(StrictModel):
 
     #: Aspects this method can score.
     supported_aspects: ClassVar[tuple[str, ...]] = ASPECTS
+    #: `agiqa score` flags this method takes: flag name (its argparse dest) -> dotted field path in this
+    #: config. A flag given for a method that does not list it is refused, never silently ignored.
+    cli_flags: ClassVar[dict[str, str]] = {}
 
     name: str
 

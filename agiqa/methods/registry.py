@@ -14,6 +14,7 @@ from agiqa.errors import ConfigError
 #: name -> "module:ConfigClass" for the methods that ship with agiqa.
 BUILTIN_METHODS: dict[str, str] = {
     "m3-agiqa": "agiqa.methods.m3.config:M3Config",
+    "clip-agiqa": "agiqa.methods.clip.config:ClipAgiqaConfig",
 }
 _registered: dict[str, type] = {}
 

@@ -23,10 +23,11 @@ def run_local(job: ShardJob) -> JobSummary:
     t0 = time.perf_counter()
     summary = JobSummary(runner="local")
     for p in passes_of(job, summary):
+        t_pass = time.perf_counter()  # start-up counts each pass's planning and setup once
         plan = plan_pass(job, p)
         record_plan(summary, plan)
         if plan.todo:
-            _run_pass(plan, summary, t0)
+            _run_pass(plan, summary, t_pass)
     summary.wall_s = time.perf_counter() - t0
     summary.write(job.open_store(job.output, job.storage), job.output)
     return summary

@@ -10,6 +10,8 @@ from agiqa.runner.job import Pass, ShardJob
 from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
 from agiqa.storage.base import ShardInfo
 
+BOOKKEEPING = "_agiqa"
+
 
 @dataclass
 class PassPlan:
@@ -42,12 +44,13 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     from agiqa.storage.roots import check_separate, unsafe_name
 
     check_access(p.input, p.output, job.storage)
-    if p.side_input:
+    if p.side_input and not is_bookkeeping_of(p.side_input, p.output):
         check_separate(p.side_input, p.output, what="side input")
     identity = p.stage.identity()
     plan = PassPlan(job, p, identity, identity_hash(identity), job.open_store(p.input, job.storage),
                     job.open_store(p.output, job.storage))
-    listed = plan.in_store.list_shards(p.input)
+    # `_agiqa/` holds bookkeeping (manifests, a cascade's first pass): never input shards
+    listed = [s for s in plan.in_store.list_shards(p.input) if not s.rel.startswith(BOOKKEEPING + "/")]
     if not listed:
         raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
     plan.refused = [(s, why) for s in listed if (why := unsafe_name(s.rel))]
@@ -64,6 +67,23 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     plan.todo = [s for s, d in zip(shards, done, strict=True) if not d]
     plan.skipped = [s for s, d in zip(shards, done, strict=True) if d]
     return plan
+
+
+def is_bookkeeping_of(root: str, output: str) -> bool:
+    """True for a root inside `output`'s `_agiqa/` (where an earlier pass of the same job writes)."""
+    from agiqa.storage.uri import join
+
+    return _inside(root, join(output, BOOKKEEPING))
+
+
+def _inside(root: str, parent: str) -> bool:
+    import os
+
+    from agiqa.storage.uri import is_s3
+
+    if is_s3(root) or is_s3(parent):
+        return root.rstrip("/").startswith(parent.rstrip("/") + "/")
+    return os.path.realpath(root).startswith(os.path.realpath(parent) + os.sep)
 
 
 def _what_is_there(root: str) -> str:

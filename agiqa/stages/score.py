@@ -87,9 +87,12 @@ class ScoreStage:
         images = batch.column(self.columns.image).to_pylist()
         prompts = batch.column(self.columns.prompt).to_pylist()
         without_prompt = set(self.method.aspects) - set(getattr(self.method, "prompt_aspects", self.method.aspects))
+        preprocess = getattr(self.method, "preprocess", None)
         for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
             try:
                 out.images[i] = decode_image(data, self.limits)
+                if preprocess is not None:
+                    out.images[i] = _preprocessed(preprocess, out.images[i])
                 try:
                     out.prompts[i] = clean_prompt(prompt, self.limits)
                 except BadRow as e:
@@ -151,6 +154,14 @@ class ScoreStage:
             if not out and len(rows) > 1:
                 raise batch_error
             return out
+
+
+def _preprocessed(preprocess, image):
+    """The method's per-image CPU work (resize, crop, normalise) on the I/O thread; a failure marks the row."""
+    try:
+        return preprocess(image)
+    except Exception as e:
+        raise BadRow("preprocess_failed", f"preprocessing failed: {type(e).__name__}: {e}") from None
 
 
 def _split(rows: list[int], result: MethodOutput) -> dict[int, MethodOutput]:

@@ -37,6 +37,7 @@ class FakeConfig(MethodConfig):
     weights: str | None = None  # a file whose content digest is the method's identity (retrain = rewrite)
     teardown_log: str | None = None  # each teardown appends its process id here (seen across processes)
     num_gpus: float = 0.0
+    shift: float = 0.0  # added to every score (a cascade test tells a prefilter's scores from the main method's)
 
     def build(self, aspects: tuple[str, ...]):
         return FakeMethod(self, aspects)
@@ -56,7 +57,7 @@ class FakeMethod:
     def identity(self) -> dict:
         from agiqa.methods.digest import file_digest
 
-        ident = {"method": self.name, "refuse": self.cfg.refuse}
+        ident = {"method": self.name, "refuse": self.cfg.refuse, "shift": self.cfg.shift}
         if self.cfg.weights:
             ident["weights"] = file_digest(self.cfg.weights) if os.path.exists(self.cfg.weights) else None
         return ident
@@ -83,7 +84,8 @@ class FakeMethod:
         if self.cfg.seconds_per_row:
             time.sleep(self.cfg.seconds_per_row * len(images))
         return MethodOutput(
-            scores={a: [fake_score(im, p, a) for im, p in zip(images, prompts, strict=True)] for a in self.aspects},
+            scores={a: [fake_score(im, p, a) + self.cfg.shift for im, p in zip(images, prompts, strict=True)]
+                    for a in self.aspects},
             extras={"fake_note": [f"{len(p)} chars" for p in prompts]},
         )
 

@@ -1,13 +1,25 @@
-"""The score job: one pass of `ScoreStage(method)` from the input root to the output root."""
+"""The score job: `ScoreStage(method)` from the input root to the output root, in one pass, or as a
+cascade behind a cheap prefilter:
+
+    pass 1   ScoreStage(prefilter method)    input -> OUTPUT/_agiqa/prefilter   (every row, cheap)
+    reduce   global top-fraction cutoffs     over pass 1's committed scores     (only with top_fraction)
+    pass 2   CascadeStage(ScoreStage(method)) input (+ pass 1 as side input) -> OUTPUT
+Each pass has its own actor pool (the cheap one never stalls the MLLM's), commits shards exactly
+once, and is skipped shard by shard on a rerun; the cutoff is recomputed and, when unchanged,
+leaves pass 2's committed shards valid.
+"""
 
 from __future__ import annotations
 
 from agiqa.config.score_job import ScoreJobConfig
-from agiqa.runner.job import Pass, ShardJob
+from agiqa.runner.job import Pass, Reduce, ShardJob
+
+#: Where a cascade's first pass writes, inside the output root (hidden from dataset readers by the `_`).
+PREFILTER_DIR = "_agiqa/prefilter"
 
 
 def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
-    """The runner's job for `cfg` (the method is built, not set up: nothing heavy loads here)."""
+    """The runner's job for `cfg` (methods are built, not set up: nothing heavy loads here)."""
     import os
 
     from agiqa.stages.score import ScoreStage
@@ -17,8 +29,53 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     cfg.method.check(aspects, on_this_machine=here)
     method = cfg.method.build(aspects)
     stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")))
+    steps = [Pass(stage, cfg.input, cfg.output)] if cfg.prefilter is None else _cascade(cfg, stage, here)
     return ShardJob(
-        passes=[Pass(stage, cfg.input, cfg.output)], storage=cfg.storage, runner=cfg.runner.kind,
+        passes=steps, storage=cfg.storage, runner=cfg.runner.kind,
         address=cfg.runner.address, read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite,
         max_shard_attempts=cfg.runner.max_shard_attempts,
         shards_in_flight_per_actor=cfg.runner.shards_in_flight_per_actor, progress=cfg.progress, **job_options)
+
+
+def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
+    from agiqa.runner.manifest import identity_hash
+    from agiqa.stages.cascade import CascadeStage
+    from agiqa.stages.score import ScoreStage
+    from agiqa.storage.uri import join
+
+    p = cfg.prefilter
+    cheap_aspects = p.scored_aspects
+    p.method.check(cheap_aspects, on_this_machine=here)
+    cheap = p.method.build(cheap_aspects)
+    cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images,
+                             cheap.resources.override(**cfg.stage_resources("prefilter")))
+    cheap_stage.name = "prefilter"
+    cheap_out = join(cfg.output, PREFILTER_DIR)
+    cheap_hash = identity_hash(cheap_stage.identity())
+    id_column = cfg.columns.id
+
+    def cascade_stage(results: dict) -> CascadeStage:
+        return CascadeStage(main_stage, cheap_aspects, p.thresholds, results.get("prefilter_cutoffs", {}),
+                            cheap_hash, id_column)
+
+    steps: list = [Pass(cheap_stage, cfg.input, cheap_out)]
+    if p.top_fraction:
+        steps.append(Reduce("prefilter_cutoffs", _cutoffs_over(cheap_out, p.top_fraction, id_column)))
+    steps.append(Pass(cascade_stage, cfg.input, cfg.output, side_input=cheap_out))
+    return steps
+
+
+def _cutoffs_over(root: str, fractions: dict[str, float], id_column: str):
+    """A reduce: per aspect, the exact global top-fraction cutoff of the cheap scores under `root`."""
+
+    def reduce(ctx) -> dict:
+        from agiqa.selection import top_fraction_cutoff
+
+        out = {}
+        for aspect, fraction in sorted(fractions.items()):
+            column = f"{aspect}_score"
+            cutoff = top_fraction_cutoff(lambda c=column: ctx.scan(root, [c, id_column]), column, id_column, fraction)
+            out[aspect] = cutoff.to_dict()
+        return out
+
+    return reduce

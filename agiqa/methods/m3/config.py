@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -16,6 +16,11 @@ from agiqa.methods.registry import register_method
 @register_method
 class M3Config(MethodConfig):
     name: Literal["m3-agiqa"] = "m3-agiqa"
+    cli_flags: ClassVar[dict[str, str]] = {
+        "engine": "engine.name", "model": "engine.model", "adapters": "engine.adapters",
+        "batch_size": "engine.batch_size", "max_new_tokens": "engine.max_new_tokens",
+        "max_length": "engine.max_length", "device": "engine.device", "heads": "heads",
+        "prompt_set": "prompt_set", "describe": "describe"}
     engine: EngineConfig = Field(..., description="The MLLM with its per-aspect LoRA adapters (hf or vLLM).")
     heads: str | None = Field(
         None, description="Folder with one M3 head per aspect (<dir>/<aspect>/). Default: <engine.model>/heads."

@@ -1,0 +1,106 @@
+"""CascadeStage: the main scorer behind a cheap one. Only rows the prefilter's rules pass are
+decoded and scored by the main method; the others keep the cheap scores with status `prefiltered`.
+
+It reads the prefilter pass's output as a row-aligned side input (`<aspect>_score`, `status`, the id).
+A row goes on when it passes every rule (cheap score at or above the aspect's threshold; inside the
+aspect's global top-fraction cutoff), or when the cheap method could not score it (its own status
+`error`: the main stage then decides, and marks it if it cannot either). Output columns are the main
+stage's, plus `prefilter_<aspect>_score` for every row, so both scores of a routed row are kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from agiqa.stages.score import PreparedRows, ScoreStage
+
+PREFILTERED = "prefiltered"
+
+
+class CascadeStage:
+    def __init__(self, inner: ScoreStage, prefilter_aspects: tuple[str, ...], thresholds: dict[str, float],
+                 cutoffs: dict[str, dict], prefilter_identity_hash: str, id_column: str):
+        from agiqa.selection import RankCutoff
+
+        self.inner = inner
+        self.name = inner.name
+        self.resources = inner.resources
+        self.required_columns = inner.required_columns
+        self.drop_columns = inner.drop_columns
+        self.outputs = inner.outputs
+        self.prefilter_aspects = tuple(prefilter_aspects)
+        self.thresholds = dict(thresholds)
+        self.cutoffs = {a: RankCutoff.from_dict(c) for a, c in cutoffs.items()}
+        self._cutoff_dicts = dict(cutoffs)
+        self.prefilter_identity_hash = prefilter_identity_hash
+        self.id_column = id_column
+        self._schema: pa.Schema | None = None
+
+    def identity(self) -> dict:
+        return {**self.inner.identity(), "prefilter": {
+            "identity_hash": self.prefilter_identity_hash, "thresholds": self.thresholds,
+            "top_fraction": {a: {k: c[k] for k in ("fraction", "value", "id", "keep", "total")}
+                             for a, c in self._cutoff_dicts.items()}}}
+
+    def output_fields(self) -> list[pa.Field]:
+        fields = self.inner.output_fields()
+        extra = [pa.field(f"prefilter_{a}_score", pa.float32()) for a in self.prefilter_aspects]
+        return fields[:-3] + extra + fields[-3:]  # before status, error_code, error
+
+    def setup(self) -> None:
+        self.inner.setup()
+
+    def teardown(self) -> None:
+        self.inner.teardown()
+
+    def routes(self, side: pa.RecordBatch) -> np.ndarray:
+        """True for the rows that go on to the main method."""
+        status = np.asarray(side.column("status").to_pylist(), dtype=object)
+        go = np.ones(side.num_rows, dtype=bool)
+        for a, t in self.thresholds.items():
+            v = np.asarray(side.column(f"{a}_score").to_pylist(), dtype=object)
+            go &= np.array([x is not None and x >= t for x in v], dtype=bool)
+        for a, cutoff in self.cutoffs.items():
+            go &= np.asarray(cutoff.keeps(side.column(f"{a}_score"), side.column(self.id_column)), dtype=bool)
+        return go | (status == "error")
+
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None):
+        if side is None:
+            raise ValueError("the cascade's main stage needs the prefilter's output as its side input")
+        ids, side_ids = batch.column(self.id_column), side.column(self.id_column)
+        if not ids.equals(side_ids):
+            raise ValueError("prefilter output is not row-aligned with the input shard (ids differ)")
+        go = self.routes(side)
+        routed = np.flatnonzero(go)
+        inner = self.inner.prepare(batch.take(pa.array(routed, pa.int64())), None) if len(routed) else None
+        cheap = {a: side.column(f"{a}_score").to_pylist() for a in self.prefilter_aspects}
+        return go, inner, cheap
+
+    def process(self, prepared) -> pa.RecordBatch:
+        go, inner, cheap = prepared
+        n = len(go)
+        if self._schema is None:
+            self._schema = pa.schema(self.output_fields())
+        main = self.inner.process(inner) if inner is not None else None
+        main_rows = main.to_pylist() if main is not None else []
+        spec = self.inner.method.spec
+        cols: dict[str, list] = {f.name: [None] * n for f in self._schema}
+        k = 0
+        for i in range(n):
+            if go[i]:
+                for name, v in main_rows[k].items():
+                    cols[name][i] = v
+                k += 1
+            else:
+                for a in self.inner.method.aspects:
+                    if a in cheap:
+                        cols[f"{a}_score"][i] = cheap[a][i]
+                        cols[f"{a}_rating"][i] = None if cheap[a][i] is None else spec.rating(cheap[a][i])
+                cols["status"][i] = PREFILTERED
+            for a in self.prefilter_aspects:
+                cols[f"prefilter_{a}_score"][i] = cheap[a][i]
+        return pa.RecordBatch.from_pydict(cols, schema=self._schema)
+
+
+__all__ = ["CascadeStage", "PREFILTERED", "PreparedRows"]
