@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agiqa.config.audit_job import AuditJobConfig
+from agiqa.config.filter_job import FilterJobConfig, load_filter_config
 from agiqa.config.score_job import ScoreJobConfig, load_score_config
 
 if TYPE_CHECKING:
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from agiqa.ingest.report import IngestSummary
     from agiqa.runner.summary import JobSummary
 
-__all__ = ["ScoreJobConfig", "ingest", "load_score_config", "score"]
+__all__ = ["AuditJobConfig", "FilterJobConfig", "ScoreJobConfig", "audit", "filter", "filter_dry_run", "ingest",
+           "load_filter_config", "load_score_config", "score"]
 
 
 def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
@@ -52,3 +55,34 @@ def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
             lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
             raise ConfigError("invalid ingest configuration: " + "; ".join(lines)) from None
     return run_ingest(cfg, **options)
+
+
+def filter(cfg: FilterJobConfig | dict, **job_options) -> JobSummary:
+    """Split scored rows into keep/ and drop/ (with reasons) under `cfg.output` by `cfg.rules`; with
+    `cfg.score`, score first in the same job. Global thresholds are in `summary.reduced`, counts per
+    shard and reason in `OUTPUT/stats.json`."""
+    from agiqa.runner.run import run_job
+    from agiqa.workflows.filter import build_filter_job
+
+    if isinstance(cfg, dict):
+        cfg = FilterJobConfig.model_validate(cfg)
+    return run_job(build_filter_job(cfg, **job_options))
+
+
+def filter_dry_run(cfg: FilterJobConfig | dict, **job_options) -> dict:
+    """How many rows each rule would keep, and the thresholds, computed by the reduce steps; writes nothing."""
+    from agiqa.workflows.filter import dry_run
+
+    if isinstance(cfg, dict):
+        cfg = FilterJobConfig.model_validate(cfg)
+    return dry_run(cfg, **job_options)
+
+
+def audit(cfg: AuditJobConfig | dict) -> dict:
+    """Write the audit report of `cfg.input` (grouped by `cfg.group_by`, compared with `cfg.compare`) to
+    `cfg.output`; returns {numbers, compare, files, rows, thumbnails, seconds}."""
+    from agiqa.workflows.audit import run_audit
+
+    if isinstance(cfg, dict):
+        cfg = AuditJobConfig.model_validate(cfg)
+    return run_audit(cfg)

@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("prepare_data", "Convert AGIQA-3K / AIGCIQA2023 / AIGIQA-20K / reference records / Parquet into split shards."),
     "finetune": ("finetune", "Distil the describer: LoRA on two-round teacher conversations, one adapter per aspect."),
     "train-head": ("train_head", "Train one M3 head per aspect on MOS labels (features cached once, epochs from the cache)."),
+    "filter": ("filter", "Split scored shards into keep/drop sets by rules (thresholds, global top fractions)."),
+    "audit": ("audit", "Report on scored outputs per group: distributions, intervals, errors, best/worst examples (HTML)."),
     "eval": ("eval", "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."),
 }
 

@@ -13,6 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
+# The audit report's browser test renders it in Debian's chromium: installed here when missing and
+# apt-get is there (as root, e.g. CI); without it that one test skips and says why.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[install] chromium (for the audit report's browser test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+    >/dev/null 2>&1 || echo "[install] chromium could not be installed; the browser test will skip"
+fi
 stamp="$VENV/.agiqa-install-stamp"
 want=$(cat scripts/install.sh pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -41,5 +48,5 @@ else
     "${PIP[@]}" -e ".[all,dev]"
   fi
 fi
-"$VENV/bin/python" -c "import torch, transformers, peft, xlstm, ray, ray.data, pyarrow, boto3, webdataset; print('[install] ok: torch', torch.__version__, 'transformers', transformers.__version__, 'ray', ray.__version__)"
+"$VENV/bin/python" -c "import torch, transformers, peft, xlstm, ray, ray.data, pyarrow, boto3, webdataset, matplotlib; print('[install] ok: torch', torch.__version__, 'transformers', transformers.__version__, 'ray', ray.__version__)"
 echo "$want" > "$stamp"

@@ -4,6 +4,7 @@
     stages -> methods, data, runner.stage        methods -> engines, model, data
     runner -> storage (never methods, engines, stages or user configs)
     selection -> errors only (pure numpy/pyarrow ranking, used by workflows and stages)
+    filtering -> selection (rules, one batch decided)   audit -> storage, aspects (statistics, figures, HTML)
     everything -> aspects, errors, schema, resources
 Test and demo material (`agiqa.testing`) is imported only by itself, the demo and the commands
 that build demo material. `import agiqa` and the CLI's help stay light (no torch, ray, ...).
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "agiqa"
-HEAVY = ["torch", "transformers", "vllm", "ray", "peft", "xlstm"]
+HEAVY = ["torch", "transformers", "vllm", "ray", "peft", "xlstm", "matplotlib"]
 DEMO_MAKERS = {"agiqa.demo", "agiqa.commands.make_tiny_model", "agiqa.commands.make_demo_data"}
 
 
@@ -67,6 +68,10 @@ def test_production_code_never_imports_test_material():
     ("agiqa.engines", ("agiqa.methods", "agiqa.stages", "agiqa.runner", "agiqa.training", "agiqa.commands")),
     ("agiqa.selection", ("agiqa.runner", "agiqa.storage", "agiqa.config", "agiqa.methods", "agiqa.engines",
                          "agiqa.stages", "agiqa.workflows", "agiqa.data", "agiqa.model", "agiqa.api")),
+    ("agiqa.filtering", ("agiqa.runner", "agiqa.storage", "agiqa.config", "agiqa.methods", "agiqa.engines",
+                         "agiqa.stages", "agiqa.workflows", "agiqa.commands", "agiqa.api")),
+    ("agiqa.audit", ("agiqa.runner", "agiqa.config", "agiqa.methods", "agiqa.engines", "agiqa.stages",
+                     "agiqa.workflows", "agiqa.commands", "agiqa.api")),
     ("agiqa.stages", ("agiqa.workflows", "agiqa.commands", "agiqa.api", "agiqa.runner.local", "agiqa.runner.ray")),
     # ingest runs in the light install: storage, data and the manifest helpers, never models or Ray
     ("agiqa.ingest", ("agiqa.methods", "agiqa.engines", "agiqa.stages", "agiqa.model", "agiqa.training",

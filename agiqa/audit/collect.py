@@ -1,0 +1,206 @@
+"""Reading scored shards into per-group statistics: each shard on its own, then merged (so memory
+depends on groups, bins and `k`, not on rows), and thumbnails fetched afterwards for the shown rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from agiqa.audit.stats import AspectStats, Example, GroupStats
+from agiqa.errors import DataError
+
+NULL_GROUP = "(null)"
+DESCRIPTION_CHARS = 600
+
+
+@dataclass
+class AuditSpec:
+    group_by: list[str]
+    aspects: list[str]
+    id_column: str = "id"
+    prompt_column: str | None = "prompt"
+    status_column: str | None = "status"
+    reason_column: str | None = "error_code"  # or "error"
+    examples: int = 4  # best and worst rows shown per group and aspect
+    max_groups: int = 1000
+    max_prompts: int = 200_000  # distinct prompts tracked for the worst-prompts table
+    batch_rows: int = 65536
+
+    def columns(self, available: list[str]) -> list[str]:
+        want = [self.id_column, *self.group_by, self.prompt_column, self.status_column, self.reason_column]
+        for a in self.aspects:
+            want += [f"{a}_score", f"{a}_rating", f"{a}_description"]
+        return [c for c in dict.fromkeys(want) if c and c in available]
+
+
+@dataclass
+class Collected:
+    groups: dict[str, GroupStats] = field(default_factory=dict)
+    prompts: dict[str, list] = field(default_factory=dict)  # prompt -> [sum, n] of correspondence scores
+    prompts_truncated: bool = False
+    shards: int = 0
+
+    def merge(self, o: Collected, spec: AuditSpec) -> None:
+        for g, s in o.groups.items():
+            if g not in self.groups:
+                if len(self.groups) >= spec.max_groups:
+                    raise DataError(f"group-by {'+'.join(spec.group_by)} has more than {spec.max_groups} distinct "
+                                    "values; group by a coarser column (or raise max_groups)")
+                self.groups[g] = GroupStats()
+            self.groups[g].merge(s, spec.examples)
+        for p, (total, n) in o.prompts.items():
+            if p in self.prompts:
+                self.prompts[p][0] += total
+                self.prompts[p][1] += n
+            elif len(self.prompts) < spec.max_prompts:
+                self.prompts[p] = [total, n]
+            else:
+                self.prompts_truncated = True
+        self.prompts_truncated |= o.prompts_truncated
+        self.shards += o.shards
+
+    def overall(self, k: int) -> GroupStats:
+        out = GroupStats()
+        for s in self.groups.values():
+            out.merge(s, k)
+        return out
+
+
+def _group_keys(t: pa.Table, group_by: list[str]) -> np.ndarray:
+    if not group_by:
+        return np.full(t.num_rows, "(all rows)", dtype=object)
+    parts = [np.asarray([NULL_GROUP if v is None else str(v) for v in t.column(c).to_pylist()], dtype=object)
+             for c in group_by]
+    keys = parts[0]
+    for p in parts[1:]:
+        keys = keys + " / " + p
+    return keys
+
+
+def _floats(t: pa.Table, col: str) -> np.ndarray:
+    return np.asarray(pc.fill_null(t.column(col).cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False))
+
+
+def batch_stats(t: pa.Table, spec: AuditSpec, rel: str) -> Collected:
+    """Statistics of one batch of scored rows."""
+    out = Collected()
+    names = t.column_names
+    keys = _group_keys(t, spec.group_by)
+    ids = np.asarray([str(v) for v in t.column(spec.id_column).to_pylist()])
+    status = (np.asarray(t.column(spec.status_column).to_pylist(), dtype=object)
+              if spec.status_column in names else np.full(t.num_rows, "ok", dtype=object))
+    reasons = (np.asarray(t.column(spec.reason_column).to_pylist(), dtype=object)
+               if spec.reason_column in names else np.full(t.num_rows, None, dtype=object))
+    prompts = t.column(spec.prompt_column).to_pylist() if spec.prompt_column in names else [None] * t.num_rows
+    scores = {a: _floats(t, f"{a}_score") for a in spec.aspects if f"{a}_score" in names}
+    ratings = {a: np.asarray(t.column(f"{a}_rating").to_pylist(), dtype=object)
+               for a in spec.aspects if f"{a}_rating" in names}
+    descr = {a: t.column(f"{a}_description") for a in spec.aspects if f"{a}_description" in names}
+
+    def example(i: int, a: str) -> Example:
+        return Example(float(scores[a][i]), str(ids[i]), rel, prompts[i],
+                       {b: (None if np.isnan(v[i]) else round(float(v[i]), 4)) for b, v in scores.items()},
+                       {b: (d[i].as_py() or "")[:DESCRIPTION_CHARS] for b, d in descr.items()})
+
+    for g in np.unique(keys):
+        m = keys == g
+        gs = out.groups.setdefault(str(g), GroupStats())
+        gs.rows += int(m.sum())
+        gs.statuses.update(Counter(status[m].tolist()))
+        err = m & (status == "error")
+        gs.add_reasons(Counter("(no reason)" if r is None else str(r) for r in reasons[err].tolist()))
+        for a, v in scores.items():
+            st: AspectStats = gs.aspect(a)
+            ok = m & ~np.isnan(v)
+            st.add(v[ok])
+            if a in ratings:
+                st.ratings.update(Counter(r for r in ratings[a][ok].tolist() if r is not None))
+            rows = np.flatnonzero(ok)
+            if not len(rows):
+                continue
+            k = spec.examples
+            low = rows[np.lexsort((ids[rows], v[rows]))[:k]]
+            high = rows[np.lexsort((ids[rows], -v[rows]))[:k]]
+            for i in dict.fromkeys([*low.tolist(), *high.tolist()]):
+                st.offer(example(i, a), k)
+    if "correspondence" in scores and spec.prompt_column in names:
+        v = scores["correspondence"]
+        ok = ~np.isnan(v)
+        pt = pa.table({"p": t.column(spec.prompt_column).filter(pa.array(ok)), "v": v[ok]})
+        agg = pt.group_by("p").aggregate([("v", "sum"), ("v", "count")])
+        for p, s, n in zip(agg.column("p").to_pylist(), agg.column("v_sum").to_pylist(),
+                           agg.column("v_count").to_pylist(), strict=True):
+            if p is not None:
+                out.prompts[p] = [s, n]
+    return out
+
+
+def shard_stats(store, uri: str, rel: str, spec: AuditSpec) -> Collected:
+    out = Collected(shards=1)
+    with store.open_read(uri) as f:
+        pf = pq.ParquetFile(f)
+        cols = spec.columns(pf.schema_arrow.names)
+        for b in pf.iter_batches(batch_size=spec.batch_rows, columns=cols):
+            out.merge(batch_stats(pa.Table.from_batches([b]), spec, rel), spec)
+    return out
+
+
+def collect(store, root: str, shards: list, spec: AuditSpec, on_shard: Callable | None = None,
+            workers: int = 4) -> Collected:
+    """Every shard's statistics merged in shard order (a window of `workers` shards in flight)."""
+    total = Collected()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agiqa-audit") as pool:
+        pending = []
+        for s in shards:
+            pending.append(pool.submit(shard_stats, store, s.uri, s.rel, spec))
+            if len(pending) >= workers * 2:
+                total.merge(pending.pop(0).result(), spec)
+                if on_shard:
+                    on_shard()
+        for fut in pending:
+            total.merge(fut.result(), spec)
+            if on_shard:
+                on_shard()
+    return total
+
+
+def thumbnails(store, root: str, wanted: dict[str, set[str]], id_column: str, image_column: str,
+               size: int = 192) -> dict[tuple[str, str], str]:
+    """(shard, id) -> base64 JPEG thumbnail, reading only the shards that hold shown rows."""
+    from PIL import Image
+
+    from agiqa.storage.uri import join
+
+    out = {}
+    for rel, ids in sorted(wanted.items()):
+        try:
+            f = store.open_read(join(root, rel))
+        except Exception:
+            continue  # the report says "no image" for rows whose shard is gone
+        with f:
+            pf = pq.ParquetFile(f)
+            if image_column not in pf.schema_arrow.names:
+                continue
+            for b in pf.iter_batches(batch_size=1024, columns=[id_column, image_column]):
+                keep = pc.is_in(b.column(0).cast(pa.string()), pa.array(sorted(ids)))
+                for rid, data in zip(b.column(0).filter(keep).to_pylist(), b.column(1).filter(keep).to_pylist(),
+                                     strict=True):
+                    try:
+                        im = Image.open(io.BytesIO(data)).convert("RGB")
+                        im.thumbnail((size, size))
+                        buf = io.BytesIO()
+                        im.save(buf, "JPEG", quality=80)
+                        out[(rel, str(rid))] = base64.b64encode(buf.getvalue()).decode()
+                    except Exception:
+                        pass
+    return out

@@ -1,0 +1,149 @@
+"""The audit job: check the columns, read every scored shard into per-group statistics (per shard,
+merged; a few shards in flight), fetch thumbnails for the shown rows only, then write the report:
+`report.html` (self-contained), `figures/*.png`, `audit.json`, `groups.csv` (and `compare.csv`).
+
+It runs on the driver (no actors): the work is reading a few columns, and memory is bounded by the
+number of groups, not rows. Errors about columns come before any shard is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+
+from agiqa.audit.collect import AuditSpec, Collected, collect, thumbnails
+from agiqa.audit.numbers import CSV_FIELDS, audit_numbers, compare_numbers, csv_rows
+from agiqa.config.audit_job import AuditJobConfig
+from agiqa.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+def _shards(store, root: str) -> list:
+    shards = [s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")]
+    if not shards:
+        raise DataError(f"no *.parquet shards under {root}")
+    return shards
+
+
+def _schema(store, shard):
+    import pyarrow.parquet as pq
+
+    with store.open_read(shard.uri) as f:
+        return pq.ParquetFile(f).schema_arrow
+
+
+def _spec(cfg: AuditJobConfig, names: list[str], root: str) -> AuditSpec:
+    missing = [c for c in cfg.group_by if c not in names]
+    if missing:
+        raise ConfigError(f"unknown group-by column(s) {', '.join(missing)} in {root}; columns: {', '.join(names)}")
+    if cfg.id_column not in names:
+        raise ConfigError(f"id column {cfg.id_column!r} is not in {root}; columns: {', '.join(names)}")
+    found = [c[: -len("_score")] for c in names if c.endswith("_score")]
+    aspects = list(cfg.aspects) if cfg.aspects else found
+    if not aspects:
+        raise ConfigError(f"no <aspect>_score column in {root}: is it a scored output? columns: {', '.join(names)}")
+    if absent := [a for a in aspects if f"{a}_score" not in names]:
+        raise ConfigError(f"column(s) {', '.join(a + '_score' for a in absent)} not in {root}; "
+                          f"scored aspects there: {', '.join(found) or 'none'}")
+    return AuditSpec(group_by=list(cfg.group_by), aspects=aspects, id_column=cfg.id_column,
+                     prompt_column=cfg.prompt_column, status_column=cfg.status_column,
+                     reason_column="error_code" if "error_code" in names else "error", examples=cfg.examples,
+                     max_groups=cfg.max_groups)
+
+
+def _write_bytes(store, uri: str, data: bytes) -> None:
+    tmp = store.temp_path_for(uri)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    store.commit_file(tmp, uri)
+
+
+def _csv(rows: list[dict], fields: list[str]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _collect(store, root: str, shards: list, spec: AuditSpec, progress: bool) -> Collected:
+    t0, done = time.perf_counter(), [0]
+
+    def tick():
+        done[0] += 1
+        if progress and (done[0] == len(shards) or done[0] % 50 == 0):
+            log.info("audit: %d/%d shards of %s read (%.1f s)", done[0], len(shards), root, time.perf_counter() - t0)
+
+    return collect(store, root, shards, spec, on_shard=tick)
+
+
+def run_audit(cfg: AuditJobConfig) -> dict:
+    """Write the report for `cfg`; returns {numbers, compare, files, rows, seconds}."""
+    from agiqa.storage import open_store
+    from agiqa.storage.roots import check_separate
+    from agiqa.storage.uri import join
+
+    t0 = time.perf_counter()
+    for root in filter(None, (cfg.input, cfg.compare, cfg.images)):
+        check_separate(root, cfg.output, what="input" if root == cfg.input else "root read")
+    store = open_store(cfg.input, cfg.storage)
+    shards = _shards(store, cfg.input)
+    names = _schema(store, shards[0]).names
+    spec = _spec(cfg, names, cfg.input)
+    other = None
+    if cfg.compare:
+        ostore = open_store(cfg.compare, cfg.storage)
+        oshards = _shards(ostore, cfg.compare)
+        _spec(cfg.model_copy(update={"aspects": spec.aspects}), _schema(ostore, oshards[0]).names, cfg.compare)
+    from agiqa.audit.figures import _plt
+
+    _plt()  # matplotlib missing: said before any shard is read
+    collected = _collect(store, cfg.input, shards, spec, cfg.progress)
+    groups = None
+    if cfg.compare:
+        other = _collect(ostore, cfg.compare, oshards, spec, cfg.progress)
+        groups = sorted(set(collected.groups) | set(other.groups))
+    numbers = audit_numbers(collected, spec.group_by or ["(none)"], spec.aspects, spec.examples, groups)
+    comparison = None
+    if other is not None:
+        comparison = compare_numbers(numbers, audit_numbers(other, spec.group_by, spec.aspects, spec.examples, groups))
+    wanted: dict[str, set[str]] = {}
+    for gn in numbers["groups"].values():
+        for an in gn["aspects"].values():
+            for e in an["worst"] + an["best"]:
+                wanted.setdefault(e["shard"], set()).add(e["id"])
+    source = cfg.input if cfg.image_column in names else cfg.images
+    thumbs = {}
+    if source:
+        thumbs = thumbnails(open_store(source, cfg.storage), source, wanted, cfg.id_column, cfg.image_column)
+    from agiqa.audit.figures import figures
+    from agiqa.audit.html import render
+
+    figs = figures(collected, spec.aspects, list(numbers["groups"]))
+    html = render(numbers, figs, thumbs, cfg.title, comparison, cfg.compare)
+    out = open_store(cfg.output, cfg.storage)
+    files = {"report": join(cfg.output, "report.html"), "numbers": join(cfg.output, "audit.json"),
+             "csv": join(cfg.output, "groups.csv")}
+    _write_bytes(out, files["report"], html.encode())
+    for name, png in figs.items():
+        _write_bytes(out, join(cfg.output, f"figures/{name}.png"), png)
+    out.write_json(files["numbers"], {**numbers, "compare": comparison, "input": cfg.input, "other": cfg.compare})
+    _write_bytes(out, files["csv"], _csv(csv_rows(numbers), CSV_FIELDS))
+    if comparison is not None:
+        files["compare_csv"] = join(cfg.output, "compare.csv")
+        _write_bytes(out, files["compare_csv"], _csv(comparison, list(comparison[0]) if comparison else ["group"]))
+    seconds = time.perf_counter() - t0
+    return {"numbers": numbers, "compare": comparison, "files": files, "rows": numbers["rows"],
+            "thumbnails": len(thumbs), "seconds": seconds}
+
+
+def summary_line(result: dict) -> str:
+    flags = [r for r in result["compare"] or [] if r["flag"]]
+    return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s), "
+            f"{result['thumbnails']} thumbnail(s), {result['seconds']:.1f} s -> {result['files']['report']}"
+            + (f"; {len(flags)} flagged difference(s): " + json.dumps(
+                [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else ""))

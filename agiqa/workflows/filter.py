@@ -1,0 +1,252 @@
+"""The filter job: map (an optional score pass) -> reduce (one exact cutoff per top-fraction rule) ->
+apply (`FilterStage`: keep/, drop/, rows/) -> reduce (per-shard and global stats into stats.json).
+
+Setups are checked before any work: every rule's column must exist in the scored rows (or be one
+the score pass will write) and be numeric; `write_rows` needs the image bytes from somewhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from agiqa.config.filter_job import FilterJobConfig
+from agiqa.errors import ConfigError, DataError
+from agiqa.filtering.rules import KeepRule, Rule, TopFractionRule, parse_rules
+from agiqa.runner.job import Pass, Reduce, ShardJob
+
+STATS_NAME = "stats.json"
+
+
+@dataclass
+class FilterSetup:
+    """What the scored rows hold, read from one shard's schema (or from the score pass's fields)."""
+
+    columns: dict  # name -> pyarrow type
+    status_column: str | None
+    image_in_input: bool
+
+
+def first_schema(root: str, storage):
+    """The Arrow schema of the first shard under `root` (DataError when there is none)."""
+    import pyarrow.parquet as pq
+
+    from agiqa.storage import open_store
+
+    store = open_store(root, storage)
+    shards = [s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")]
+    if not shards:
+        raise DataError(f"no *.parquet shards under {root}")
+    with store.open_read(shards[0].uri) as f:
+        return pq.ParquetFile(f).schema_arrow
+
+
+def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
+    """Refuse, in one line before any work, rules on missing or non-numeric columns and a
+    `write_rows` without image bytes."""
+    import pyarrow as pa
+
+    if cfg.score is not None:
+        from agiqa.workflows.score import build_score_job
+
+        stage = build_score_job(cfg.score).passes[0].stage
+        images = first_schema(cfg.score.input, cfg.storage)
+        columns = {f.name: f.type for f in images if f.name not in stage.drop_columns}
+        columns.update({f.name: f.type for f in stage.output_fields()})
+        where = f"the rows the score job writes (method {cfg.score.method.name}, aspects {cfg.score.aspects})"
+    else:
+        columns = {f.name: f.type for f in first_schema(cfg.input, cfg.storage)}
+        where = f"the scored shards under {cfg.input}"
+    for name in dict.fromkeys([cfg.id_column] + [r.column for r in rules]):
+        if name not in columns:
+            raise ConfigError(f"column {name!r} is not in {where}; columns: {', '.join(columns)}")
+    for r in rules:
+        t = columns[r.column]
+        if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):
+            raise ConfigError(f"rule {r.text!r}: column {r.column!r} is {t}, not a number")
+    image_in_input = cfg.image_column in columns
+    if cfg.write_rows and not image_in_input:
+        if cfg.images is None:
+            raise ConfigError(f"write_rows: the scored rows have no {cfg.image_column!r} column; give the original "
+                              "shards with --images")
+        first_schema(cfg.images, cfg.storage)
+    return FilterSetup(columns, cfg.status_column if cfg.status_column in columns else None, image_in_input)
+
+
+def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str) -> Reduce:
+    def fn(ctx) -> dict:
+        import pyarrow.compute as pc
+
+        from agiqa.selection import top_fraction_cutoff
+
+        cols = list(dict.fromkeys([rule.column, cfg.id_column] + ([status] if status else [])))
+
+        def scan():
+            for t in ctx.scan(cfg.input, cols):
+                if status:  # rows the scorer failed on are not part of the population ranked
+                    t = t.filter(pc.invert(pc.fill_null(pc.equal(t.column(status), "error"), False)))
+                yield t
+
+        return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction,
+                                   max_rows_in_memory=cfg.cutoff_rows_in_memory).to_dict()
+
+    return Reduce(name, fn)
+
+
+class FilterPlan:
+    """The rules, the names of their reduce steps, and how the apply stage is built from the results."""
+
+    def __init__(self, cfg: FilterJobConfig, setup: FilterSetup):
+        from agiqa.resources import Resources
+
+        self.cfg, self.setup = cfg, setup
+        self.rules = parse_rules(cfg.rules)
+        self.cutoff_names = {r.text: f"cutoff{i}-{r.column}" for i, r in enumerate(self.rules)
+                             if isinstance(r, TopFractionRule)}
+        r = cfg.resources.get("filter")
+        self.resources = Resources(num_cpus=1.0).override(**({} if r is None else r.model_dump(exclude_none=True)))
+        self.manifest_drop = tuple(c for c in setup.columns if c.endswith("_description"))
+
+    def cutoffs(self, results: dict) -> dict:
+        from agiqa.selection import RankCutoff
+
+        return {text: RankCutoff.from_dict(results[name]) for text, name in self.cutoff_names.items()}
+
+    def stage(self, results: dict):
+        from agiqa.stages.filter import FilterStage
+
+        return FilterStage(self.rules, self.cutoffs(results), id_column=self.cfg.id_column,
+                           status_column=self.setup.status_column, image_column=self.cfg.image_column,
+                           image_from_side=not self.setup.image_in_input, write_rows=self.cfg.write_rows,
+                           manifest_drop=self.manifest_drop, resources=self.resources)
+
+    def thresholds(self, results: dict) -> dict:
+        out = {}
+        for r in self.rules:
+            if isinstance(r, KeepRule):
+                out[r.text] = {"column": r.column, "op": r.op, "value": r.value}
+            else:
+                out[r.text] = results[self.cutoff_names[r.text]]
+        return out
+
+    def cutoff_steps(self) -> list[Reduce]:
+        return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text])
+                for r in self.rules if isinstance(r, TopFractionRule)]
+
+
+def _stats_step(plan: FilterPlan) -> Reduce:
+    """Per-shard and global counts (rows in, kept, dropped per reason) from the committed shards only."""
+    cfg = plan.cfg
+
+    def fn(ctx) -> dict:
+        import pyarrow.parquet as pq
+
+        from agiqa.runner.manifest import identity_hash, read_manifest
+        from agiqa.storage.base import ShardInfo
+        from agiqa.storage.uri import join
+
+        want = identity_hash(plan.stage(ctx.results).identity())
+        out_store = ctx.store(cfg.output)
+
+        def one(rel: str):
+            m = read_manifest(out_store, cfg.output, ShardInfo(join(cfg.input, rel), rel, 0, ""))
+            if m is None or m.get("identity_hash") != want:
+                return rel, None
+            reasons: Counter = Counter()
+            with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
+                col = pq.read_table(f, columns=["reason"]).column("reason")
+            reasons.update(col.to_pylist())
+            by = m.get("rows_by_status", {})
+            return rel, {"rows_in": m.get("rows_in", 0), "kept": by.get("kept", 0), "dropped": by.get("dropped", 0),
+                         "dropped_by_reason": dict(sorted(reasons.items()))}
+
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="agiqa-stats") as pool:
+            done = list(pool.map(one, ctx.shard_names(cfg.input)))
+        shards = {rel: s for rel, s in done if s is not None}
+        total: Counter = Counter()
+        reasons: Counter = Counter()
+        for s in shards.values():
+            total.update({k: s[k] for k in ("rows_in", "kept", "dropped")})
+            reasons.update(s["dropped_by_reason"])
+        glob = {"rules": [r.text for r in plan.rules], "thresholds": plan.thresholds(ctx.results),
+                "rows_in": total["rows_in"], "kept": total["kept"], "dropped": total["dropped"],
+                "dropped_by_reason": dict(sorted(reasons.items())), "shards": len(shards),
+                "shards_not_committed": sorted(rel for rel, s in done if s is None)}
+        out_store.write_json(join(cfg.output, STATS_NAME), {**glob, "per_shard": shards})
+        return glob
+
+    return Reduce("stats", fn)
+
+
+def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
+    """The runner's job for `cfg`; the setup is checked here, before anything runs."""
+    rules = parse_rules(cfg.rules)
+    setup = check_setup(cfg, rules)
+    plan = FilterPlan(cfg, setup)
+    steps: list = []
+    batch_rows = cfg.read_batch_rows
+    if cfg.score is not None:
+        from agiqa.workflows.score import build_score_job
+
+        steps += build_score_job(cfg.score).passes
+        batch_rows = cfg.score.read_batch_rows
+    steps += plan.cutoff_steps()
+    side = cfg.images if cfg.write_rows and not setup.image_in_input else None
+    steps.append(Pass(plan.stage, cfg.input, cfg.output, side_input=side))
+    steps.append(_stats_step(plan))
+    runner = cfg.score.runner if cfg.score is not None else cfg.runner
+    return ShardJob(passes=steps, storage=cfg.storage, runner=runner.kind, address=runner.address,
+                    read_batch_rows=batch_rows, overwrite=cfg.overwrite, max_shard_attempts=runner.max_shard_attempts,
+                    shards_in_flight_per_actor=runner.shards_in_flight_per_actor, progress=cfg.progress,
+                    **job_options)
+
+
+def dry_run(cfg: FilterJobConfig, **job_options) -> dict:
+    """What the rules would do, from the reduce steps and one scan, writing nothing: per rule the rows
+    it keeps on its own, the thresholds, and the drops per reason the real run would record."""
+    from agiqa.filtering.decide import decide
+    from agiqa.filtering.rules import OPS
+    from agiqa.runner.reduce import ReduceContext
+
+    if cfg.score is not None:
+        raise ConfigError("--dry-run reads existing scores; run it on scored shards, without a score job")
+    rules = parse_rules(cfg.rules)
+    setup = check_setup(cfg, rules)
+    plan = FilterPlan(cfg, setup)
+    job = ShardJob(passes=[Pass(plan.stage, cfg.input, cfg.output)], storage=cfg.storage, runner="local",
+                   **job_options)
+    results: dict = {}
+    for step in plan.cutoff_steps():
+        results[step.name] = step.fn(ReduceContext(job, dict(results)))
+    cutoffs = plan.cutoffs(results)
+    status = setup.status_column
+    cols = list(dict.fromkeys([cfg.id_column] + [r.column for r in rules] + ([status] if status else [])))
+    rows = errors = 0
+    alone: Counter = Counter()
+    reasons: Counter = Counter()
+    import numpy as np
+
+    from agiqa.selection.keys import numeric_values
+
+    for t in ReduceContext(job).scan(cfg.input, cols):
+        rows += t.num_rows
+        st, why = decide(t, rules, cutoffs, cfg.id_column, status)
+        reasons.update(x for x in why.to_pylist() if x is not None)
+        ok = np.ones(t.num_rows, dtype=bool)
+        if status:
+            ok = np.asarray(t.column(status).to_numpy(zero_copy_only=False) != "error")
+            errors += int((~ok).sum())
+        for r in rules:
+            vals, valid = numeric_values(t.column(r.column), r.column)
+            if isinstance(r, KeepRule):
+                with np.errstate(invalid="ignore"):
+                    passed = OPS[r.op](vals, r.value)
+            else:
+                passed = cutoffs[r.text].keeps(t.column(r.column), t.column(cfg.id_column))
+            alone[r.text] += int((ok & valid & passed).sum())
+    dropped = sum(reasons.values())
+    return {"rows": rows, "rows_error": errors, "rules": [
+        {"rule": r.text, "keeps_alone": alone[r.text], "drops_first": reasons.get(r.text, 0)} for r in rules],
+        "thresholds": plan.thresholds(results), "kept": rows - dropped, "dropped": dropped,
+        "dropped_by_reason": dict(sorted(reasons.items()))}
