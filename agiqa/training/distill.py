@@ -146,11 +146,15 @@ def add_lora(model, s: DistillSettings):
     """
     from peft import LoraConfig, get_peft_model
 
+    from agiqa.engines.lora import language_model_prefix, lora_target_pattern
+
+    # the names anchored to the language model: Qwen2.5-VL's vision MLP is gate/up/down_proj too
+    prefix = language_model_prefix(model)
     cfg = LoraConfig(r=s.lora_rank, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout, bias="none",
-                     target_modules=list(s.lora_targets), task_type="CAUSAL_LM",
+                     target_modules=lora_target_pattern(prefix, s.lora_targets), task_type="CAUSAL_LM",
                      modules_to_save=["visual"] if s.tune_vision else None)
     peft_model = get_peft_model(model, cfg)
-    stray = [n for n, _ in peft_model.named_modules() if "lora_A" in n and "language_model" not in n]
+    stray = [n for n, _ in peft_model.named_modules() if "lora_A" in n and f"{prefix}." not in n]
     if stray:
         raise ValueError(f"LoRA landed outside the language model ({stray[0]}); vLLM could not serve it")
     return peft_model
