@@ -20,7 +20,10 @@ def add_arguments(p) -> None:
                                                  "<aspect>_teacher.")
     p.add_argument("--model", required=True, help="Model folder (adapters in MODEL/adapters unless --adapters).")
     p.add_argument("--adapters", help="Per-aspect adapters folder.")
-    p.add_argument("--init-heads", help="Heads whose config (and weights) to start from (default MODEL/heads).")
+    p.add_argument("--init-heads", help="Heads whose config (and weights) to start from (default MODEL/heads when it "
+                                        "exists, else fresh heads sized from MODEL's config).")
+    p.add_argument("--head-dim", type=int, default=512,
+                   help="Width of fresh heads (the reference's 512); heads loaded from --init-heads keep theirs.")
     p.add_argument("--output", required=True, help="Folder to write <aspect>/ heads to.")
     p.add_argument("--aspects", default="quality,correspondence,authenticity")
     p.add_argument("--epochs", type=int, help="Default 10 (m3-agiqa), 100 (clip-agiqa, the paper's).")
@@ -123,7 +126,6 @@ def run_m3(args) -> int:
     from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
-    from agiqa.model.head import M3Head
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
     from agiqa.training.rows import decoded_rows, training_subset
@@ -131,14 +133,20 @@ def run_m3(args) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
     need = [f"{a}_mos" for a in aspects] + ([] if args.no_description else [f"{a}_teacher" for a in aspects])
+    if not (Path(args.model) / "config.json").is_file():
+        raise UserError(f"--model {args.model}: no model there (config.json missing)")
+    init = Path(args.init_heads or Path(args.model) / "heads")
+    missing = [a for a in aspects if not (init / a / "head_config.json").is_file()]
+    if args.init_heads and missing:
+        raise UserError(f"--init-heads {init}: no head_config.json for {missing} (leave --init-heads out to start "
+                        "fresh heads sized from the base)")
     good = decoded_rows(args.data, need)
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
                         batch_size=args.batch_size)
     engine = HFEngine(ecfg, aspects)
-    init = Path(args.init_heads or Path(args.model) / "heads")
     cache = args.cache or str(Path(args.output) / ".feature-cache")
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
-    for aspect in aspects:
+    for k, aspect in enumerate(aspects):
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
         descs = ["" if args.no_description else r[f"{aspect}_teacher"] or "" for r, _ in good]
         key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
@@ -146,9 +154,7 @@ def run_m3(args) -> int:
         feats, hit = cached_features(cache, key, lambda a=aspect, d=descs: compute_features(
             engine, prompts, a, [im for _, im in good], [r["prompt"] for r, _ in good], d, args.batch_size))
         y = [float(r[f"{aspect}_mos"]) for r, _ in good]
-        head = M3Head.load(init / aspect) if (init / aspect / "head_config.json").is_file() else None
-        if head is None:
-            raise UserError(f"no head config to start from at {init / aspect} (give --init-heads)")
+        head = initial_head(args, init, aspect, k)
         head.config.aspect = aspect
         hist = train_head(head, [feats[i] for i in train_idx], [y[i] for i in train_idx], epochs=args.epochs,
                           lr=args.lr, batch_size=args.batch_size, seed=args.seed,
@@ -162,3 +168,14 @@ def run_m3(args) -> int:
               f"{hist['loss'][-1]:.3f}; best val SRCC {best:.3f} (epoch {hist['best_epoch']}); "
               f"wrote {Path(args.output) / aspect}")
     return 0
+
+
+def initial_head(args, init, aspect: str, k: int):
+    """The head to train: `init/<aspect>` when it exists, else a fresh one sized from the base's config."""
+    from agiqa.model.fresh_head import fresh_head
+    from agiqa.model.head import M3Head
+
+    if (init / aspect / "head_config.json").is_file():
+        return M3Head.load(init / aspect)
+    return fresh_head(args.model, aspect, embedding_dim=args.head_dim, context_length=args.max_length,
+                      seed=args.seed * 100 + k)
