@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--max-pixels", type=int, default=448 * 448)
+    p.add_argument("--max-new-tokens", type=int, default=128,
+                   help="As `agiqa score --max-new-tokens`: long prompts are cut to leave the description this "
+                        "room, exactly as scoring cuts them.")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tune-vision", action="store_true",
@@ -63,6 +66,7 @@ def run(args) -> int:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from agiqa.training import distill as D
+    from agiqa.training.inputs import training_conversations
     processor = AutoProcessor.from_pretrained(args.model, size={"shortest_edge": 56 * 56,
                                                                 "longest_edge": args.max_pixels})
     pad_id = processor.tokenizer.pad_token_id
@@ -75,10 +79,10 @@ def run(args) -> int:
     out = Path(args.output)
     for aspect in aspects:
         t0 = time.perf_counter()
-        examples = [encoder.encode(D.DistillRow(im, prompts.first_turn(aspect, r["prompt"]),
-                                                r[f"{aspect}_teacher"] or "", prompts.second_turn(aspect),
+        convs = training_conversations(good, aspect, prompts, encoder.renderer, args.max_new_tokens, args.max_length)
+        examples = [encoder.encode(D.DistillRow(c.image, c.first_turn, r[f"{aspect}_teacher"] or "", c.second_turn,
                                                 float(r[f"{aspect}_mos"])))
-                    for r, im in good]
+                    for c, (r, _) in zip(convs, good, strict=True)]
         torch.manual_seed(args.seed)
         model = D.add_lora(AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.float32), settings)
         train = [examples[i] for i in train_idx]

@@ -34,6 +34,9 @@ def add_arguments(p) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--max-new-tokens", type=int, default=128,
+                   help="Round-1 description length cap, as `agiqa score --max-new-tokens` (validation descriptions "
+                        "are generated with it; long prompts are cut to leave it room, as scoring cuts them).")
     p.add_argument("--prompt-set", default="m3agiqa")
     p.add_argument("--cache", help="Feature cache folder (default OUTPUT/.feature-cache).")
     p.add_argument("--no-description", action="store_true",
@@ -128,6 +131,7 @@ def run_m3(args) -> int:
     from agiqa.errors import UserError
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
+    from agiqa.training.inputs import training_conversations
     from agiqa.training.rows import decoded_rows, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -148,11 +152,13 @@ def run_m3(args) -> int:
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     for k, aspect in enumerate(aspects):
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
+        convs = training_conversations(good, aspect, prompts, engine.conversation, args.max_new_tokens,
+                                       args.max_length)
         descs = ["" if args.no_description else r[f"{aspect}_teacher"] or "" for r, _ in good]
         key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
-                        args.max_length, ids, descs)
-        feats, hit = cached_features(cache, key, lambda a=aspect, d=descs: compute_features(
-            engine, prompts, a, [im for _, im in good], [r["prompt"] for r, _ in good], d, args.batch_size))
+                        args.max_length, ids, descs, [c.first_turn for c in convs])
+        feats, hit = cached_features(cache, key, lambda c=convs, d=descs: compute_features(
+            engine, c, d, args.batch_size))
         y = [float(r[f"{aspect}_mos"]) for r, _ in good]
         head = initial_head(args, init, aspect, k)
         head.config.aspect = aspect

@@ -16,21 +16,21 @@ import torch
 
 
 def cache_key(model: str, adapter: str | None, aspect: str, prompt_set: str, max_length: int,
-              row_ids: list[str], descriptions: list[str]) -> str:
-    h = hashlib.sha256(json.dumps([model, adapter, aspect, prompt_set, max_length, row_ids, descriptions]).encode())
+              row_ids: list[str], descriptions: list[str], first_turns: list[str] | None = None) -> str:
+    h = hashlib.sha256(json.dumps([model, adapter, aspect, prompt_set, max_length, row_ids, descriptions,
+                                   first_turns]).encode())
     return h.hexdigest()[:20]
 
 
-def compute_features(engine, prompts, aspect: str, images: list, texts: list[str], descriptions: list[str],
-                     batch_size: int = 8) -> list[torch.Tensor]:
-    """Hidden states of [user: image + round 1, assistant: description, user: round 2] per row."""
+def compute_features(engine, conversations: list, descriptions: list[str], batch_size: int = 8) -> list[torch.Tensor]:
+    """Hidden states of [user: image + round 1, assistant: description, user: round 2] per conversation
+    (`agiqa.methods.m3.two_round.Conversation`, fitted as scoring fits it)."""
     from agiqa.engines.base import ScoringRequest
 
     out: list[torch.Tensor] = []
-    for s in range(0, len(images), batch_size):
-        reqs = [ScoringRequest(aspect, im, prompts.first_turn(aspect, t), d, prompts.second_turn(aspect))
-                for im, t, d in zip(images[s:s + batch_size], texts[s:s + batch_size],
-                                    descriptions[s:s + batch_size], strict=True)]
+    for s in range(0, len(conversations), batch_size):
+        reqs = [ScoringRequest(c.aspect, c.image, c.first_turn, d, c.second_turn)
+                for c, d in zip(conversations[s:s + batch_size], descriptions[s:s + batch_size], strict=True)]
         out += engine.hidden_states(reqs)
     return out
 

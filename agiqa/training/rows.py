@@ -21,9 +21,11 @@ def load_rows(data: str) -> list[dict]:
 
 
 def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[dict, object]]:
-    """(row, PIL image) for each row whose image decodes; refuses data lacking `need` columns."""
+    """(row, PIL image) for each row whose image decodes and whose prompt is usable; refuses data lacking
+    `need` columns. Images and prompts are decoded and cleaned exactly as `agiqa score` does (the row's
+    `prompt` is replaced by the cleaned one), so training sees what scoring sees."""
     from agiqa.config import ImageLimits
-    from agiqa.data.images import BadRow, decode_image
+    from agiqa.data.images import BadRow, clean_prompt, decode_image
 
     rows = load_rows(data)
     if not rows:
@@ -31,14 +33,26 @@ def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[di
     missing = [c for c in ["image", "prompt", *need] if c not in rows[0]]
     if missing:
         raise DataError(f"{data}: missing column(s) {missing}")
-    good, bad = [], 0
+    good, bad, no_prompt = [], 0, 0
+    limits = ImageLimits()
     for r in rows:
         try:
-            good.append((r, decode_image(r.get("image"), ImageLimits())))
+            image = decode_image(r.get("image"), limits)
         except BadRow:
             bad += 1
+            continue
+        try:
+            good.append(({**r, "prompt": clean_prompt(r.get("prompt"), limits)}, image))
+        except BadRow:
+            no_prompt += 1
+    if bad or no_prompt:
+        import logging
+
+        logging.getLogger(__name__).warning("%s: left out %d rows with bad images and %d without a prompt", data,
+                                            bad, no_prompt)
     if len(good) < min_rows:
-        raise DataError(f"{data}: {len(good)} usable rows ({bad} with bad images); need at least {min_rows}")
+        raise DataError(f"{data}: {len(good)} usable rows ({bad} with bad images, {no_prompt} without a prompt); "
+                        f"need at least {min_rows}")
     return good
 
 

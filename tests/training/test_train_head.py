@@ -13,6 +13,7 @@ from agiqa.model.prompts import M3AGIQA
 def feats_and_labels(tiny_model_dir):
     from agiqa.engines.config import EngineConfig
     from agiqa.engines.hf import HFEngine
+    from agiqa.methods.m3.two_round import Conversation
     from agiqa.training.features import compute_features
 
     rs = np.random.RandomState(0)
@@ -21,7 +22,9 @@ def feats_and_labels(tiny_model_dir):
              for i in range(12)]
     y = [4.5 if i % 2 else 1.0 for i in range(12)]
     engine = HFEngine(EngineConfig(model=str(tiny_model_dir)), ("quality",))
-    compute = lambda: compute_features(engine, M3AGIQA, "quality", images, ["a red circle"] * 12, descs)  # noqa: E731
+    convs = [Conversation("quality", im, M3AGIQA.first_turn("quality", "a red circle"), M3AGIQA.second_turn("quality"))
+             for im in images]
+    compute = lambda: compute_features(engine, convs, descs)  # noqa: E731
     return compute, y
 
 

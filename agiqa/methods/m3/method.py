@@ -11,14 +11,11 @@ from agiqa.engines.config import PERFORMANCE_ONLY
 from agiqa.errors import ConfigError
 from agiqa.methods.base import MethodOutput
 from agiqa.methods.digest import folder_digest
+from agiqa.methods.m3.inputs import description_reserve, fitted_conversations
 from agiqa.methods.m3.two_round import Conversation, two_round
 from agiqa.resources import Resources
 
 log = logging.getLogger(__name__)
-
-
-#: Qwen2-VL's processor refuses images whose long side is over 200x the short one; pad well before.
-MAX_ASPECT_RATIO = 100.0
 
 
 class M3Method:
@@ -114,28 +111,13 @@ class M3Method:
         return out
 
     def _conversations(self, images: list, prompts: list[str]) -> tuple[list[Conversation], list[str | None]]:
-        """Every (row, aspect) conversation, fitted to what the model takes: an image of extreme aspect
-        ratio padded, a prompt too long for `max_length` cut (keeping room for a description). What was
-        changed is said per row (the `m3_note` column)."""
-        from agiqa.data.images import pad_to_ratio
-
-        p, e = self.prompts, self.cfg.engine
-        reserve = min(e.max_new_tokens, e.max_length // 4) if self.cfg.describe else 0
-        conversation = getattr(self.engine, "conversation", None)
-        convs, notes = [], []
-        for img, text in zip(images, prompts, strict=True):
-            img, note = pad_to_ratio(img, MAX_ASPECT_RATIO)
-            row_notes = [note] if note else []
-            for a in self.aspects:
-                used, cut = text, 0
-                if conversation is not None:
-                    used, cut = conversation.fit_prompt(text, lambda t, a=a: p.first_turn(a, t), img,
-                                                        p.second_turn(a), reserve)
-                if cut:
-                    row_notes.append(f"{a}: prompt cut by {cut} tokens to fit max_length {e.max_length}")
-                convs.append(Conversation(a, img, p.first_turn(a, used), p.second_turn(a)))
-            notes.append("; ".join(row_notes) or None)
-        return convs, notes
+        """Every (row, aspect) conversation, fitted to what the model takes (`inputs.py`, shared with
+        training); what was changed is said per row (the `m3_note` column)."""
+        e = self.cfg.engine
+        return fitted_conversations(images, prompts, self.aspects, self.prompts,
+                                    getattr(self.engine, "conversation", None),
+                                    description_reserve(e.max_new_tokens, e.max_length, self.cfg.describe),
+                                    e.max_length)
 
     def teardown(self) -> None:
         if self.engine is not None:
