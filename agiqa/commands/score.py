@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e).")
     p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
     p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
+    p.add_argument("--repetition-penalty", type=float, help="Round-1 greedy decoding's repetition penalty (default "
+                                                           "1.0; never taken from the checkpoint).")
     p.add_argument("--max-length", type=int, help="Scoring-pass token cap.")
     p.add_argument("--no-describe", action="store_true", help="Skip round 1 (empty description; ablation).")
     p.add_argument("--device", help="auto, cpu or cuda[:N].")
@@ -46,7 +48,7 @@ def add_arguments(p) -> None:
 
 #: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
 METHOD_FLAGS = ("engine", "model", "adapters", "heads", "prompt_set", "batch_size", "max_new_tokens",
-                "max_length", "device", "describe")
+                "repetition_penalty", "max_length", "device", "describe")
 
 
 def method_flags(args) -> dict:

@@ -30,6 +30,11 @@ class EngineConfig(StrictModel):
         "auto", description="Model dtype: 'auto' is bfloat16 on GPU and float32 on CPU."
     )
     max_new_tokens: int = Field(128, ge=1, le=4096, description="Round-1 description length cap (greedy).")
+    repetition_penalty: float = Field(
+        1.0, gt=0, le=10, description="Round-1 decoding (greedy): the repetition penalty, 1.0 = none. Decoding is "
+        "set here only: neither engine takes decoding settings from the checkpoint's generation_config.json "
+        "(Qwen-VL Instruct ships 1.05); give that value here to decode as the checkpoint's authors did."
+    )
     max_length: int = Field(
         512, ge=16, le=32768, description="Scoring-pass token cap (the reference's model_max_length)."
     )

@@ -47,9 +47,26 @@ class HFEngine:
                 model.load_adapter(str(self.adapters[a]), adapter_name=a)
         self.model = model.to(self.device).eval()
         self.base = self.model.get_base_model() if loaded else self.model
+        self._own_decoding()
         self.hidden_size = int(self.base.config.get_text_config().hidden_size)
         for a, d in self.adapters.items():
             log.info("aspect %s: %s", a, f"adapter {d}" if d else "base model (no adapter)")
+
+    def _own_decoding(self) -> None:
+        """Drop the checkpoint's decoding defaults (generation_config.json: repetition penalty, top-k, ...):
+        `generate` would silently apply them and vLLM would not. Only its special tokens are kept; every
+        decoding setting comes from the engine config (`decoding`)."""
+        from transformers import GenerationConfig
+
+        ckpt = self.base.generation_config
+        self.base.generation_config = GenerationConfig(
+            bos_token_id=ckpt.bos_token_id, eos_token_id=ckpt.eos_token_id, pad_token_id=ckpt.pad_token_id)
+
+    @property
+    def decoding(self) -> dict:
+        """The round-1 decoding, all of it explicit (the vLLM engine's SamplingParams say the same)."""
+        return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.cfg.max_new_tokens,
+                "repetition_penalty": self.cfg.repetition_penalty}
 
     # -- adapter selection -------------------------------------------------------------------
     def _use(self, aspect: str):
@@ -83,7 +100,7 @@ class HFEngine:
                 return_tensors="pt",
             ).to(self.device)
             with self._use(aspect):
-                gen = self.model.generate(**enc, max_new_tokens=self.cfg.max_new_tokens, do_sample=False)
+                gen = self.model.generate(**enc, **self.decoding)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
                 out[i] = text.strip()

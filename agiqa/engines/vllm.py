@@ -119,7 +119,8 @@ class VLLMEngine:
             return []
         prompts = [{"prompt": self.conversation.describe_prompt(r.first_turn), "multi_modal_data": {"image": r.image}}
                    for r in requests]
-        params = SamplingParams(temperature=0.0, max_tokens=self.cfg.max_new_tokens)
+        params = SamplingParams(temperature=0.0, max_tokens=self.cfg.max_new_tokens,
+                                repetition_penalty=self.cfg.repetition_penalty)  # as hf's `decoding`
         outs = self.gen.generate(prompts, params, lora_request=[self._lora_for(r.aspect) for r in requests],
                                  use_tqdm=False)
         return [self.tokenizer.decode(o.outputs[0].token_ids, skip_special_tokens=True).strip() for o in outs]

@@ -19,6 +19,7 @@ class M3Config(MethodConfig):
     cli_flags: ClassVar[dict[str, str]] = {
         "engine": "engine.name", "model": "engine.model", "adapters": "engine.adapters",
         "batch_size": "engine.batch_size", "max_new_tokens": "engine.max_new_tokens",
+        "repetition_penalty": "engine.repetition_penalty",
         "max_length": "engine.max_length", "device": "engine.device", "heads": "heads",
         "prompt_set": "prompt_set", "describe": "describe"}
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "xlstm", "safetensors")
