@@ -59,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                  ["finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
                   "--epochs", args.ft_epochs, "--lr", "2e-3"])
         if not (heads / "authenticity" / "head.safetensors").is_file():
-            step("train one M3 head per aspect on the MOS (teacher descriptions, features cached)",
+            step("train one M3 head per aspect on the MOS (teacher descriptions; the best epoch picked on the "
+                 "adapter's own descriptions of the validation rows)",
                  ["train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
-                  "--output", str(heads), "--epochs", args.head_epochs])
+                  "--output", str(heads), "--epochs", args.head_epochs, "--max-new-tokens", "40"])
         trained = ["--adapters", str(adapters), "--heads", str(heads)]
     step("score the held-out set, all three aspects, on a local Ray",
          ["score", "--input", str(data), "--output", str(scored), "--model", str(model), *trained,

@@ -4,7 +4,7 @@ Runs the real commands end to end on the procedural dataset whose true MOS is kn
 (agiqa/data/learnability.py), on the tiny random-weight model:
 
     make-tiny-model [--pretrain-vision] -> make-demo-data (train, test) -> finetune (LoRA per aspect)
-    -> train-head (teacher descriptions) -> score test (the adapted model describes) -> eval
+    -> train-head (teacher descriptions; val: the adapter's own) -> score test (the adapted model describes) -> eval
 
 and the ablation: a head trained and scored with round 1 skipped (empty description). Prints
 per-stage wall time and SRCC/PLCC per aspect for both, and writes them as JSON.
@@ -72,7 +72,7 @@ def main() -> int:
                           *(["--tune-vision"] if args.tune_vision else []))
     t["train_head"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                             "--output", str(heads), "--aspects", args.aspects, "--epochs", args.head_epochs,
-                            "--lr", args.head_lr)
+                            "--lr", args.head_lr, "--max-new-tokens", args.max_new_tokens)
     common = ["--input", str(test), "--model", str(model), "--adapters", str(adapters), "--aspects", args.aspects,
               "--runner", "local", "--no-progress", "--overwrite", "--max-new-tokens", args.max_new_tokens]
     t["score"] = agiqa("score", *common, "--output", str(w / "scored"), "--heads", str(heads))

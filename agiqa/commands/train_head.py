@@ -5,8 +5,10 @@
 as `--model`; the paper's SGD/cosine recipe by default (agiqa/training/clip_trainer.py); the
 correspondence head reads the prompt (`use_prompt`), the others only the image.
 
-Training descriptions come from the teacher (`<aspect>_teacher` column), as in the reference;
-scoring later uses the adapted model's own descriptions. Input: Parquet shards with `image`,
+Training rows' descriptions come from the teacher (`<aspect>_teacher` column), as in the reference;
+validation rows' (which pick the best epoch) are the adapter's own, generated here or given in a
+column (the reference's `response_0`), never the teacher's: the teacher saw the MOS, and scoring
+feeds the head the adapter's descriptions. Input: Parquet shards with `image`,
 `prompt`, `<aspect>_mos` and `<aspect>_teacher` (e.g. from `agiqa make-demo-data`).
 """
 
@@ -37,6 +39,16 @@ def add_arguments(p) -> None:
     p.add_argument("--max-new-tokens", type=int, default=128,
                    help="Round-1 description length cap, as `agiqa score --max-new-tokens` (validation descriptions "
                         "are generated with it; long prompts are cut to leave it room, as scoring cuts them).")
+    p.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="Greedy decoding of the validation descriptions, as `agiqa score --repetition-penalty`.")
+    p.add_argument("--val-descriptions", choices=["auto", "generate", "column"], default="auto",
+                   help="What the validation rows' assistant turn holds when the best epoch is picked: the adapter's "
+                        "own descriptions, generated now (generate) or given in --val-column (column; the reference's "
+                        "response_0); auto = the column when every validation row has one, else generate. Never the "
+                        "teacher's (it saw the MOS).")
+    p.add_argument("--val-column", default="{aspect}_response",
+                   help="Column of the adapter's own descriptions for --val-descriptions column/auto "
+                        "(prepare-data --format records keeps response_0 as <aspect>_response).")
     p.add_argument("--prompt-set", default="m3agiqa")
     p.add_argument("--cache", help="Feature cache folder (default OUTPUT/.feature-cache).")
     p.add_argument("--no-description", action="store_true",
@@ -145,16 +157,24 @@ def run_m3(args) -> int:
         raise UserError(f"--init-heads {init}: no head_config.json for {missing} (leave --init-heads out to start "
                         "fresh heads sized from the base)")
     good = decoded_rows(args.data, need)
+    good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
+    val_source = {a: val_description_source(args, a, [good[i][0] for i in val_idx]) for a in aspects}
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                        repetition_penalty=args.repetition_penalty)
     engine = HFEngine(ecfg, aspects)
     cache = args.cache or str(Path(args.output) / ".feature-cache")
-    good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     for k, aspect in enumerate(aspects):
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
         convs = training_conversations(good, aspect, prompts, engine.conversation, args.max_new_tokens,
                                        args.max_length)
+        # train rows: the teacher's descriptions (as the reference); val rows: the adapter's own, never the
+        # teacher's, so the epoch is picked on what scoring will feed the head
         descs = ["" if args.no_description else r[f"{aspect}_teacher"] or "" for r, _ in good]
+        if not args.no_description and val_idx:
+            for i, d in zip(val_idx, val_descriptions(engine, val_source[aspect], [good[i][0] for i in val_idx],
+                                                      [convs[i] for i in val_idx]), strict=True):
+                descs[i] = d
         key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
                         args.max_length, ids, descs, [c.first_turn for c in convs])
         feats, hit = cached_features(cache, key, lambda c=convs, d=descs: compute_features(
@@ -167,11 +187,16 @@ def run_m3(args) -> int:
                           val=([feats[i] for i in val_idx], [y[i] for i in val_idx]) if val_idx else None)
         head.config.notes = {**head.config.notes, "trained_on": str(args.data), "epochs": args.epochs,
                              "best_epoch": hist["best_epoch"], "val_srcc": hist["val_srcc"][-1:],
-                             "descriptions": "none (round 1 skipped)" if args.no_description else "teacher"}
+                             "val_srcc_by_epoch": hist["val_srcc"], "val_mse_by_epoch": hist["val_mse"],
+                             "descriptions": "none (round 1 skipped)" if args.no_description else
+                             {"train": "teacher", "val": val_source[aspect] if val_idx else "no validation rows"},
+                             "decoding": {"max_new_tokens": args.max_new_tokens,
+                                          "repetition_penalty": args.repetition_penalty}}
         head.save(Path(args.output) / aspect)
         best = max((s for s in hist["val_srcc"] if s == s), default=float("nan"))
         print(f"{aspect}: features {'from cache' if hit else 'computed'}; loss {hist['loss'][0]:.3f} -> "
-              f"{hist['loss'][-1]:.3f}; best val SRCC {best:.3f} (epoch {hist['best_epoch']}); "
+              f"{hist['loss'][-1]:.3f}; best val SRCC {best:.3f} (epoch {hist['best_epoch']}; val descriptions: "
+              f"{'none' if args.no_description else val_source[aspect]}); "
               f"wrote {Path(args.output) / aspect}")
     return 0
 
@@ -185,3 +210,26 @@ def initial_head(args, init, aspect: str, k: int):
         return M3Head.load(init / aspect)
     return fresh_head(args.model, aspect, embedding_dim=args.head_dim, context_length=args.max_length,
                       seed=args.seed * 100 + k)
+
+
+def val_description_source(args, aspect: str, val_rows: list[dict]) -> str:
+    """'generated by the adapter' or 'column NAME', refused up front when a required column is missing."""
+    from agiqa.errors import UserError
+
+    column = args.val_column.format(aspect=aspect)
+    have = bool(val_rows) and all(isinstance(r.get(column), str) and r[column].strip() for r in val_rows)
+    if args.val_descriptions == "column" and not have:
+        raise UserError(f"--val-descriptions column: {column!r} is missing or empty in some validation rows")
+    if args.val_descriptions == "generate" or not have:
+        return "generated by the adapter"
+    return f"column {column}"
+
+
+def val_descriptions(engine, source: str, rows: list[dict], convs: list) -> list[str]:
+    """The validation rows' descriptions from `source`: the given column, or the adapter's greedy round 1
+    (the engine's decoding, as `agiqa score` runs it)."""
+    from agiqa.engines.base import DescribeRequest
+
+    if source.startswith("column "):
+        return [r[source.removeprefix("column ")].strip() for r in rows]
+    return engine.describe([DescribeRequest(c.aspect, c.image, c.first_turn) for c in convs])

@@ -17,14 +17,15 @@ from agiqa.model.head import M3Head, pad_right
 
 def train_head(head: M3Head, feats: list[torch.Tensor], targets: list[float], epochs: int = 10, lr: float = 1e-3,
                batch_size: int = 8, seed: int = 0, val: tuple[list, list] | None = None) -> dict:
-    """Train in place; returns {"loss": [...per epoch], "val_srcc": [...], "best_epoch": i}."""
+    """Train in place; returns {"loss": [...per epoch], "val_srcc": [...], "val_mse": [...], "best_epoch": i}
+    (the best epoch by validation SRCC; the MSE of the clamped scores is recorded alongside)."""
     from agiqa.evaluation.metrics import metrics
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-5)
     y = torch.tensor(targets, dtype=torch.float32)
-    history: dict = {"loss": [], "val_srcc": [], "best_epoch": None}
+    history: dict = {"loss": [], "val_srcc": [], "val_mse": [], "best_epoch": None}
     best, best_state = -math.inf, None
     for epoch in range(epochs):
         head.train()
@@ -41,8 +42,10 @@ def train_head(head: M3Head, feats: list[torch.Tensor], targets: list[float], ep
         history["loss"].append(total / len(order))
         if val is not None:
             head.eval()
-            srcc = metrics(head.score(val[0]).tolist(), val[1])["srcc"]
+            pred = head.score(val[0])
+            srcc = metrics(pred.tolist(), val[1])["srcc"]
             history["val_srcc"].append(srcc)
+            history["val_mse"].append(float(((pred - torch.tensor(val[1], dtype=torch.float32)) ** 2).mean()))
             if not math.isnan(srcc) and srcc > best:
                 best, best_state, history["best_epoch"] = srcc, copy.deepcopy(head.state_dict()), epoch
     if best_state is not None:
