@@ -16,6 +16,7 @@ from torch import nn
 
 from agiqa.aspects import MOS_MAX, MOS_MIN
 from agiqa.model.head_config import WEIGHTS_NAME, M3HeadConfig
+from agiqa.model.slstm_cpu import use_fast_recurrence
 
 
 def _xlstm_stack(cfg: M3HeadConfig) -> nn.Module:
@@ -63,6 +64,7 @@ class M3Head(nn.Module):
         self.config = config
         self.proj = nn.Linear(config.hidden_size, config.embedding_dim)
         self.xlstm = _xlstm_stack(config)
+        use_fast_recurrence(self.xlstm)  # vanilla sLSTM cells only: same maths, ~4x faster (slstm_cpu.py)
         self.fc = nn.Sequential(
             nn.Linear(config.embedding_dim, config.mlp_hidden), nn.ReLU(), nn.Linear(config.mlp_hidden, 1)
         )
