@@ -158,7 +158,8 @@ def run_m3(args) -> int:
                         "fresh heads sized from the base)")
     good = decoded_rows(args.data, need)
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
-    val_source = {a: val_description_source(args, a, [good[i][0] for i in val_idx]) for a in aspects}
+    val_source = {} if args.no_description else {a: val_description_source(args, a, [good[i][0] for i in val_idx])
+                                                 for a in aspects}
     ecfg = EngineConfig(model=args.model, adapters=args.adapters, max_length=args.max_length,
                         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                         repetition_penalty=args.repetition_penalty)
