@@ -64,14 +64,14 @@ def test_hf_and_vllm_decode_alike_whatever_the_checkpoint_says(penalised_model, 
     from agiqa.engines.hf import HFEngine
     from agiqa.engines.vllm import VLLMEngine
 
-    for penalty in (1.0, PENALTY):
-        cfg = _cfg(penalised_model, repetition_penalty=penalty)
-        hf = HFEngine(cfg, ("quality",)).describe(requests)
-        v = VLLMEngine(cfg, ("quality",))
-        try:
-            assert v.describe(requests) == hf, penalty
-        finally:
-            v.close()
+    v = VLLMEngine(_cfg(penalised_model), ("quality",))
+    try:
+        for penalty in (1.0, PENALTY):  # one vLLM engine: its SamplingParams are built from its config per call
+            cfg = _cfg(penalised_model, repetition_penalty=penalty)
+            v.cfg = cfg
+            assert v.describe(requests) == HFEngine(cfg, ("quality",)).describe(requests), penalty
+    finally:
+        v.close()
 
 
 def test_hf_decoding_is_the_configs_not_the_checkpoints(penalised_model, requests):

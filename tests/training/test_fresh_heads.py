@@ -14,7 +14,7 @@ def test_train_head_on_a_base_without_heads_then_score(tiny_qwen25_dir, demo_sha
     out = tmp_path / "heads"
     r = subprocess.run([sys.executable, "-m", "agiqa", "train-head", "--data", str(demo_shards), "--model",
                         str(tiny_qwen25_dir), "--output", str(out), "--aspects", "quality", "--epochs", "2",
-                        "--batch-size", "4", "--head-dim", "32"], capture_output=True, text=True, timeout=600)
+                        "--batch-size", "4", "--head-dim", "32", "--max-new-tokens", "8"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     base_cfg = json.loads((tiny_qwen25_dir / "config.json").read_text())
     hc = json.loads((out / "quality" / "head_config.json").read_text())

@@ -61,7 +61,6 @@ def _curves(tiny_model_dir, data) -> dict:
     return out
 
 
-@pytest.mark.slow  # ~60 s alone on 2 cores: a CLI run and two reference trainings
 def test_best_epoch_is_picked_on_the_adapters_descriptions(tiny_model_dir, prepared, tmp_path):
     data, _ = prepared
     r = subprocess.run([sys.executable, "-m", "agiqa", "train-head", "--data", str(data), "--model",
