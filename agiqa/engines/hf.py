@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs, resolve_device_dtype
+from agiqa.engines.config import decoding
 from agiqa.engines.conversation import ConversationRenderer
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class HFEngine:
     @torch.inference_mode()
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         out: list[str] = [""] * len(requests)
+        d = decoding(self.cfg)
         for aspect, idx in self._groups(requests):
             texts = [self.conversation.describe_prompt(requests[i].first_turn) for i in idx]
             enc = self.processor(
@@ -83,7 +85,8 @@ class HFEngine:
                 return_tensors="pt",
             ).to(self.device)
             with self._use(aspect):
-                gen = self.model.generate(**enc, max_new_tokens=self.cfg.max_new_tokens, do_sample=False)
+                gen = self.model.generate(**enc, max_new_tokens=d.max_new_tokens, do_sample=False, num_beams=d.num_beams,
+                                          repetition_penalty=d.repetition_penalty)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
                 out[i] = text.strip()

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agiqa.aspects import MOS_SPEC
-from agiqa.engines.config import PERFORMANCE_ONLY
+from agiqa.engines.config import PERFORMANCE_ONLY, decoding
 from agiqa.errors import ConfigError
 from agiqa.methods.base import MethodOutput
 from agiqa.methods.digest import folder_digest
@@ -120,7 +120,7 @@ class M3Method:
         from agiqa.data.images import pad_to_ratio
 
         p, e = self.prompts, self.cfg.engine
-        reserve = min(e.max_new_tokens, e.max_length // 4) if self.cfg.describe else 0
+        reserve = min(decoding(e).max_new_tokens, e.max_length // 4) if self.cfg.describe else 0
         conversation = getattr(self.engine, "conversation", None)
         convs, notes = [], []
         for img, text in zip(images, prompts, strict=True):
