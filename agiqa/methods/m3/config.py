@@ -53,9 +53,9 @@ class M3Config(MethodConfig):
             if hidden is not None and hc.get("hidden_size") not in (None, hidden):
                 raise ConfigError(f"head {a!r} at {head} expects hidden size {hc['hidden_size']} but the model at "
                                   f"{e.model} has {hidden}: it was trained for another base model")
-            if hc.get("context_length") is not None and hc["context_length"] < e.max_length:
-                raise ConfigError(f"head {a!r} has context_length {hc['context_length']} < "
-                                  f"method.engine.max_length {e.max_length}")
+            limit = hc.get("max_length") or e.max_length
+            if hc.get("context_length") is not None and hc["context_length"] < limit:
+                raise ConfigError(f"head {a!r} has context_length {hc['context_length']} < max_length {limit}")
         if on_this_machine and e.device.startswith("cuda"):
             import torch
 

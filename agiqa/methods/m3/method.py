@@ -87,9 +87,9 @@ class M3Method:
             if hc.hidden_size != hidden_size:
                 raise ConfigError(f"head {a!r} expects hidden size {hc.hidden_size} but the model has {hidden_size}: "
                                   "it was trained for another base model")
-            if hc.context_length < self.cfg.engine.max_length:
+            if hc.context_length < (hc.max_length or self.cfg.engine.max_length):
                 raise ConfigError(f"head {a!r} has context_length {hc.context_length} < "
-                                  f"method.engine.max_length {self.cfg.engine.max_length}")
+                                  f"max_length {hc.max_length or self.cfg.engine.max_length}")
             if not hc.trained:
                 log.warning("head %r is untrained (random init): its scores carry no meaning", a)
             heads[a] = head
@@ -133,7 +133,10 @@ class M3Method:
                                                         p.second_turn(a), reserve)
                 if cut:
                     row_notes.append(f"{a}: prompt cut by {cut} tokens to fit max_length {e.max_length}")
-                convs.append(Conversation(a, img, p.first_turn(a, used), p.second_turn(a)))
+                hc = self.heads[a].config if a in self.heads else None
+                convs.append(Conversation(a, img, p.first_turn(a, used), p.second_turn(a),
+                                          max_length=getattr(hc, "max_length", None),
+                                          max_slices=getattr(hc, "max_slice_nums", None)))
             notes.append("; ".join(row_notes) or None)
         return convs, notes
 
