@@ -32,6 +32,9 @@ class M3Method:
     def __init__(self, cfg, aspects: tuple[str, ...]):
         self.cfg = cfg
         self.aspects = tuple(aspects)
+        #: Input columns `score` reads besides image and prompt (given descriptions), aspect -> column.
+        self.description_columns = cfg.description_columns(self.aspects)
+        self.input_columns = tuple(dict.fromkeys(self.description_columns.values()))
         self.engine = None
         self.heads: dict = {}
         self.prompts = None
@@ -53,6 +56,8 @@ class M3Method:
             "heads": {a: folder_digest(Path(self.cfg.heads_dir) / a, recursive=True) for a in self.aspects},
             "prompt_set": self.cfg.prompt_set,
             "describe": self.cfg.describe,
+            "descriptions_from": self.cfg.descriptions_from,
+            "clamp": self.cfg.clamp,
             "engine": e.model_dump(exclude={"model", "adapters", *PERFORMANCE_ONLY}),
         }
 
@@ -95,8 +100,9 @@ class M3Method:
             heads[a] = head
         return heads
 
-    def score(self, images: list, prompts: list[str]) -> MethodOutput:
-        convs, notes = self._conversations(images, prompts)
+    def score(self, images: list, prompts: list[str], columns: dict[str, list] | None = None) -> MethodOutput:
+        given = self._given_descriptions(len(images), columns or {})
+        convs, notes = self._conversations(images, prompts, given)
         t0 = time.perf_counter()
         timed = _Timed()
         descriptions, hidden = two_round(convs, timed.wrap(self.engine.describe), self.engine.hidden_states,
@@ -105,7 +111,7 @@ class M3Method:
         out = MethodOutput(scores={}, extras={})
         k = len(self.aspects)
         for j, a in enumerate(self.aspects):
-            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k]).tolist()]
+            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k], clamp=self.cfg.clamp).tolist()]
             out.extras[f"{a}_description"] = descriptions[j::k]
         out.extras["m3_note"] = notes
         self.times["describe"] += timed.seconds
@@ -113,7 +119,21 @@ class M3Method:
         self.times["head"] += time.perf_counter() - t1
         return out
 
-    def _conversations(self, images: list, prompts: list[str]) -> tuple[list[Conversation], list[str | None]]:
+    def _given_descriptions(self, n: int, columns: dict[str, list]) -> dict[str, list]:
+        """Aspect -> the given description per row (`descriptions_from`); a row without one fails."""
+        out = {}
+        for a, col in self.description_columns.items():
+            values = columns.get(col)
+            if values is None or len(values) != n:
+                raise ValueError(f"descriptions_from: column {col!r} was not passed to the method")
+            for v in values:
+                if not isinstance(v, str):
+                    raise ValueError(f"no description in column {col!r} for this row ({a})")
+            out[a] = values
+        return out
+
+    def _conversations(self, images: list, prompts: list[str],
+                       given: dict[str, list] | None = None) -> tuple[list[Conversation], list[str | None]]:
         """Every (row, aspect) conversation, fitted to what the model takes: an image of extreme aspect
         ratio padded, a prompt too long for `max_length` cut (keeping room for a description). What was
         changed is said per row (the `m3_note` column)."""
@@ -123,7 +143,8 @@ class M3Method:
         reserve = min(decoding(e).max_new_tokens, e.max_length // 4) if self.cfg.describe else 0
         conversation = getattr(self.engine, "conversation", None)
         convs, notes = [], []
-        for img, text in zip(images, prompts, strict=True):
+        given = given or {}
+        for row, (img, text) in enumerate(zip(images, prompts, strict=True)):
             img, note = pad_to_ratio(img, MAX_ASPECT_RATIO)
             row_notes = [note] if note else []
             for a in self.aspects:
@@ -136,7 +157,8 @@ class M3Method:
                 hc = self.heads[a].config if a in self.heads else None
                 convs.append(Conversation(a, img, p.first_turn(a, used), p.second_turn(a),
                                           max_length=getattr(hc, "max_length", None),
-                                          max_slices=getattr(hc, "max_slice_nums", None)))
+                                          max_slices=getattr(hc, "max_slice_nums", None),
+                                          description=given[a][row] if a in given else None))
             notes.append("; ".join(row_notes) or None)
         return convs, notes
 
