@@ -72,3 +72,27 @@ def test_adapters_with_modules_to_save_load_unchanged(tiny_minicpmv_dir):
         plain_base = base.vision_features(enc.images)
     assert (feats["quality"] - feats["authenticity"]).abs().max().item() > 1e-3
     assert (feats["quality"] - plain_base).abs().max().item() > 1e-3
+
+
+@torch.no_grad()
+def test_merge_adapter_writes_the_released_layout_equal_to_base_plus_adapter(tiny_minicpmv_dir, tmp_path):
+    from peft import PeftModel
+
+    from agiqa.cli import main
+    from agiqa.engines.minicpmv.inputs import MiniCPMVInputs
+    from agiqa.engines.minicpmv.model import MiniCPMV25
+
+    out = tmp_path / "merged"
+    assert main(["merge-adapter", "--model", str(tiny_minicpmv_dir), "--adapter",
+                 str(tiny_minicpmv_dir / "adapters" / "quality"), "--output", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["model_type"] == "minicpmv"
+    merged = MiniCPMV25.from_pretrained(out)
+    unmerged = PeftModel.from_pretrained(MiniCPMV25.from_pretrained(tiny_minicpmv_dir),
+                                         str(tiny_minicpmv_dir / "adapters" / "quality")).get_base_model()
+    inputs = MiniCPMVInputs(out)
+    img = Image.fromarray(np.random.default_rng(2).integers(0, 255, (200, 300, 3), dtype=np.uint8))
+    enc = inputs.encode(img, [("user", "rate it"), ("assistant", "fine"), ("user", "score?")], 9, 512, False)
+    ids = torch.tensor([enc.ids])
+    hs = [m.hidden_states(m.embed(ids, [enc.bounds], [m.vision_features(enc.images)]), torch.ones_like(ids))
+          for m in (merged, unmerged)]
+    assert (hs[0] - hs[1]).abs().max().item() < 1e-4
