@@ -3,7 +3,8 @@
 On the procedural dataset whose true MOS is known (the same train/test seeds as
 bench_learnability.py, so its M3 figures sit beside these):
 
-1. Learnability: make-tiny-model --method clip-agiqa -> train-head --method clip-agiqa (the paper's
+1. Learnability: make-tiny-model --method clip-agiqa --pretrain-vision (a procedural image-caption
+   pretraining, on its own seed: a random CLIP sees nothing) -> train-head --method clip-agiqa (the paper's
    recipe) -> score the held-out set -> eval; again with --image-only (the paper's head for every
    aspect) to measure what the prompt input adds for correspondence. SRCC per aspect, wall times.
 2. Throughput: CLIP-AGIQA scoring rows/s (local runner, start-up excluded) against the bare decode
@@ -84,7 +85,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t: dict[str, float] = {}
     if not clip.is_dir():
-        agiqa("make-tiny-model", str(clip), "--method", "clip-agiqa")
+        t["pretrain_clip"] = agiqa("make-tiny-model", str(clip), "--method", "clip-agiqa", "--pretrain-vision")
     if not train.is_dir():
         agiqa("make-demo-data", str(train), "--rows", str(args.train_rows), "--shards", "4", "--seed", "11")
     if not test.is_dir():
@@ -106,7 +107,7 @@ def main() -> int:
           "--input", str(train), "--output", str(w / "scored-train"), "--runner", "local", "--no-progress",
           "--overwrite")
     summ = json.loads((w / "scored-train" / "_agiqa" / "job_summary.json").read_text())
-    scoring = summ["rows"] / max(1e-9, summ["wall_s"] - summ["startup_s"])
+    scoring = summ["rows_ok"] / max(1e-9, summ["wall_s"] - summ["startup_s"])
     result["throughput"] = {"rows": n, "decode_rows_per_s": decode, "clip_agiqa_rows_per_s": scoring,
                             "ratio": scoring / decode}
     result["cascade"] = cascade_figures(test, w / "scored-clip-agiqa")
