@@ -15,7 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("--head-dim", type=int, default=64, help="M3 head width (the reference uses 512).")
     p.add_argument("--pretrain-vision", action="store_true",
                    help="Pretrain the vision tower on procedural images (a real checkpoint's tower comes pretrained; "
-                        "about 2 minutes on 2 cores). Needed for learnability runs and the demo's meaningful scores.")
+                        "about 2 minutes on 2 cores; with --method clip-agiqa the whole CLIP, on image-caption "
+                        "pairs). Needed for learnability runs and the demo's meaningful scores.")
     p.add_argument("--pretrain-rows", type=int, default=3000)
     p.add_argument("--pretrain-epochs", type=int, default=20)
 
@@ -26,20 +27,21 @@ def run(args) -> int:
     from agiqa.testing.tiny_model import build_tiny_model
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    if args.pretrain_rows < 100 or args.pretrain_epochs < 1:
+        from agiqa.errors import UserError
+
+        raise UserError("--pretrain-rows must be at least 100 and --pretrain-epochs at least 1")
     if args.method == "clip-agiqa":
         from agiqa.testing.tiny_clip import build_tiny_clip
 
-        print(f"wrote tiny CLIP to {build_tiny_clip(args.dir, seed=args.seed)}")
+        pretrain = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs} if args.pretrain_vision else None
+        print(f"wrote tiny CLIP to {build_tiny_clip(args.dir, seed=args.seed, pretrain=pretrain)}")
         return 0
     if args.family == "minicpmv":
         from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
 
         print(f"wrote tiny MiniCPM-V 2.5 to {build_tiny_minicpmv(args.dir, seed=args.seed, head_dim=args.head_dim)}")
         return 0
-    if args.pretrain_rows < 100 or args.pretrain_epochs < 1:
-        from agiqa.errors import UserError
-
-        raise UserError("--pretrain-rows must be at least 100 and --pretrain-epochs at least 1")
     pretrain = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs} if args.pretrain_vision else None
     out = build_tiny_model(args.dir, seed=args.seed, head_dim=args.head_dim, pretrain_vision=pretrain)
     print(f"wrote tiny model to {out}")
