@@ -74,7 +74,7 @@ def run(py, *args, **kw):
     return subprocess.run([py, *args], capture_output=True, text=True, env=env, cwd=kw.get("cwd"), timeout=120)
 
 
-def test_light_install_ingests_evaluates_and_reads_without_the_heavy_stack(light_python, tmp_path):
+def test_light_install_ingests_filters_audits_evaluates_and_reads_without_the_heavy_stack(light_python, tmp_path):
     probe = run(light_python, "-c", f"import importlib.util as u; print([m for m in {HEAVY!r} if u.find_spec(m)])")
     assert probe.stdout.strip() == "[]", probe.stderr  # really without them
     imports = run(light_python, "-c", "import agiqa, agiqa.api, agiqa.cli, agiqa.ingest.job, agiqa.ingest.tars, "
@@ -99,6 +99,14 @@ def test_light_install_ingests_evaluates_and_reads_without_the_heavy_stack(light
                              "quality_mos": [1.1, 2.5, 2.9, 4.2, 4.4]}), tmp_path / "scored" / "s.parquet")
     ev = run(light_python, "-m", "agiqa", "eval", "--scored", str(tmp_path / "scored"))
     assert ev.returncode == 0 and "quality" in ev.stdout, ev.stderr
+    flt = run(light_python, "-m", "agiqa", "filter", "--input", str(tmp_path / "scored"), "--output",
+              str(tmp_path / "filtered"), "--keep", "quality_score >= 3", "--runner", "local", "--no-progress")
+    assert flt.returncode == 0, flt.stderr
+    kept = pq.read_table(tmp_path / "filtered" / "keep").column("id").to_pylist()
+    assert sorted(kept) == ["c", "d", "e"]
+    aud = run(light_python, "-m", "agiqa", "audit", "--input", str(tmp_path / "scored"), "--output",
+              str(tmp_path / "report"), "--no-progress")
+    assert aud.returncode == 0 and (tmp_path / "report" / "report.html").is_file(), aud.stderr
 
 
 def test_light_install_refuses_scoring_naming_the_extra(light_python, tmp_path):

@@ -1,4 +1,4 @@
-"""The audit's figures (matplotlib, Agg backend, imported only here: `pip install agiqa[audit]`).
+"""The audit's figures (matplotlib, Agg backend, imported only here; a base dependency, so the light install audits).
 
 Per aspect: score distributions per group as step histograms (0.1-wide bins merged from the 0.01
 statistics bins, normalised per group so small and huge groups share one axis), and box plots drawn
@@ -22,7 +22,7 @@ def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("agiqa audit draws its figures with matplotlib: pip install 'agiqa[audit]'") from None
+        raise ConfigError("agiqa audit draws its figures with matplotlib: pip install 'matplotlib>=3.8,<4'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

@@ -22,10 +22,13 @@ def add_arguments(p) -> None:
     p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e).")
     p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
     p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
-    p.add_argument("--repetition-penalty", type=float, help="Round-1 greedy decoding's repetition penalty (default "
-                                                           "1.0; never taken from the checkpoint).")
+    p.add_argument("--repetition-penalty", type=float, help="Round-1 repetition penalty (default: the model family's, "
+                                                           "1.0 for Qwen2-VL; never the checkpoint's generation_config).")
     p.add_argument("--max-length", type=int, help="Scoring-pass token cap.")
     p.add_argument("--no-describe", action="store_true", help="Skip round 1 (empty description; ablation).")
+    p.add_argument("--descriptions-from", metavar="COLUMN",
+                   help="Skip round 1 and score the descriptions in COLUMN (e.g. the reference records' response_0; "
+                        "'{aspect}' in the name picks one column per aspect): the paper's evaluation protocol.")
     p.add_argument("--device", help="auto, cpu or cuda[:N].")
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Encoded image bytes column (default image).")
@@ -48,7 +51,7 @@ def add_arguments(p) -> None:
 
 #: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
 METHOD_FLAGS = ("engine", "model", "adapters", "heads", "prompt_set", "batch_size", "max_new_tokens",
-                "repetition_penalty", "max_length", "device", "describe")
+                "repetition_penalty", "max_length", "device", "describe", "descriptions_from")
 
 
 def method_flags(args) -> dict:

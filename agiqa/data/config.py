@@ -20,3 +20,9 @@ class ImageLimits(StrictModel):
     )
     max_encoded_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Encoded images larger than this are refused.")
     max_prompt_chars: int = Field(4000, ge=1, description="Longer prompts are truncated (and noted) before prompting.")
+    raw_prompts: bool = Field(
+        False, description="Prompts exactly as given (only null/empty refused), as the reference passes them; "
+                           "default: whitespace and control characters normalised and length capped.")
+    reference_rgb: bool = Field(
+        False, description="Decode as the reference does, `Image.open(...).convert('RGB')`: no EXIF rotation, alpha "
+                           "dropped; default: EXIF-rotated, transparency composited on white, 16-bit rescaled.")

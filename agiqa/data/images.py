@@ -43,7 +43,7 @@ def decode_image(data, limits: ImageLimits):
             raise BadRow("image_too_many_pixels", f"image is {w}x{h} pixels, over the limit of {limits.max_image_pixels}")
         if w < 1 or h < 1:
             raise BadRow("image_no_pixels", f"image has no pixels ({w}x{h})")
-        return _to_rgb(ImageOps.exif_transpose(data))
+        return data.convert("RGB") if limits.reference_rgb else _to_rgb(ImageOps.exif_transpose(data))
     if not isinstance(data, bytes | bytearray | memoryview):
         raise BadRow("image_not_bytes", f"image is a {type(data).__name__}, not encoded bytes")
     if len(data) == 0:
@@ -59,7 +59,7 @@ def decode_image(data, limits: ImageLimits):
                 raise BadRow("image_no_pixels", f"image has no pixels ({w}x{h})")
             im.seek(0)  # first frame of animations
             im.load()
-            return _to_rgb(ImageOps.exif_transpose(im))
+            return im.convert("RGB") if limits.reference_rgb else _to_rgb(ImageOps.exif_transpose(im))
     except BadRow:
         raise
     except Image.DecompressionBombError as e:
@@ -92,6 +92,10 @@ def clean_prompt(text: str | None, limits: ImageLimits) -> str:
         raise BadRow("prompt_null", "prompt is null")
     if not isinstance(text, str):
         text = str(text)
+    if limits.raw_prompts:
+        if not text.strip():
+            raise BadRow("prompt_empty", "prompt is empty")
+        return text
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = " ".join(text.split())
     if not text:

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 def build_engine(engine_cfg, aspects):
     """Build the engine named by `engine_cfg.name` for the given aspects."""
+    from agiqa.engines.minicpmv.model import is_minicpmv25
+
+    if is_minicpmv25(engine_cfg.model):
+        if engine_cfg.name != "hf":
+            raise ValueError(f"{engine_cfg.model} is MiniCPM-V 2.5, which agiqa runs with the hf engine only "
+                             "(vLLM generation and pooling for this family are not built yet); use --engine hf")
+        from agiqa.engines.minicpmv.engine import MiniCPMVEngine
+
+        return MiniCPMVEngine(engine_cfg, aspects)
     if engine_cfg.name == "hf":
         from agiqa.engines.hf import HFEngine
 

@@ -29,6 +29,10 @@ class ScoringRequest:
     first_turn: str
     description: str
     second_turn: str
+    #: The head's own input settings, where it has them (the reference's predictors were trained at
+    #: 512 tokens / 9 slices or 768 / 4): engines that slice images or cut the tail use them.
+    max_length: int | None = None
+    max_slices: int | None = None
 
 
 class Engine(Protocol):

@@ -7,6 +7,7 @@ configuration (`agiqa.methods.m3.config`), not the engine's.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -29,11 +30,14 @@ class EngineConfig(StrictModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Model dtype: 'auto' is bfloat16 on GPU and float32 on CPU."
     )
-    max_new_tokens: int = Field(128, ge=1, le=4096, description="Round-1 description length cap (greedy).")
-    repetition_penalty: float = Field(
-        1.0, gt=0, le=10, description="Round-1 decoding (greedy): the repetition penalty, 1.0 = none. Decoding is "
-        "set here only: neither engine takes decoding settings from the checkpoint's generation_config.json "
-        "(Qwen-VL Instruct ships 1.05); give that value here to decode as the checkpoint's authors did."
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=4096, description="Round-1 description length cap. Default: the model family's (see `decoding`)."
+    )
+    num_beams: int | None = Field(
+        None, ge=1, le=16, description="Round-1 beams (1 = greedy). Default: the model family's (see `decoding`)."
+    )
+    repetition_penalty: float | None = Field(
+        None, ge=1.0, le=10.0, description="Round-1 repetition penalty. Default: the model family's (see `decoding`)."
     )
     max_length: int = Field(
         512, ge=16, le=32768, description="Scoring-pass token cap (the reference's model_max_length)."
@@ -68,3 +72,30 @@ class EngineConfig(StrictModel):
     @property
     def adapters_dir(self) -> str:
         return self.adapters or str(Path(self.model) / "adapters")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How round 1 decodes: what each model family's reference does, unless the config says otherwise."""
+
+    num_beams: int
+    repetition_penalty: float
+    max_new_tokens: int
+
+
+#: Per model family. Qwen2-VL (agiqa's own adapters): greedy, 128 tokens (the reference's descriptions
+#: are ~100 tokens). MiniCPM-V 2.5 (the authors' adapters): what its `chat(..., sampling=False)` does:
+#: beam search with 3 beams, repetition penalty 1.2, up to 1024 new tokens (FIDELITY.md row 1).
+FAMILY_DECODING = {
+    "default": Decoding(num_beams=1, repetition_penalty=1.0, max_new_tokens=128),
+    "minicpmv-2.5": Decoding(num_beams=3, repetition_penalty=1.2, max_new_tokens=1024),
+}
+
+
+def decoding(cfg: EngineConfig, family: str = "default") -> Decoding:
+    base = FAMILY_DECODING.get(family, FAMILY_DECODING["default"])
+    return Decoding(
+        num_beams=cfg.num_beams if cfg.num_beams is not None else base.num_beams,
+        repetition_penalty=cfg.repetition_penalty if cfg.repetition_penalty is not None else base.repetition_penalty,
+        max_new_tokens=cfg.max_new_tokens if cfg.max_new_tokens is not None else base.max_new_tokens,
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs, resolve_device_dtype
+from agiqa.engines.config import decoding
 from agiqa.engines.conversation import ConversationRenderer
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,12 @@ class HFEngine:
     def _own_decoding(self) -> None:
         """Drop the checkpoint's decoding defaults (generation_config.json: repetition penalty, top-k, ...):
         `generate` would silently apply them and vLLM would not. Only its special tokens are kept; every
-        decoding setting comes from the engine config (`decoding`)."""
+        decoding setting is passed explicitly from the engine config (`agiqa.engines.config.decoding`)."""
         from transformers import GenerationConfig
 
         ckpt = self.base.generation_config
         self.base.generation_config = GenerationConfig(
             bos_token_id=ckpt.bos_token_id, eos_token_id=ckpt.eos_token_id, pad_token_id=ckpt.pad_token_id)
-
-    @property
-    def decoding(self) -> dict:
-        """The round-1 decoding, all of it explicit (the vLLM engine's SamplingParams say the same)."""
-        return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.cfg.max_new_tokens,
-                "repetition_penalty": self.cfg.repetition_penalty}
 
     # -- adapter selection -------------------------------------------------------------------
     def _use(self, aspect: str):
@@ -93,6 +88,7 @@ class HFEngine:
     @torch.inference_mode()
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         out: list[str] = [""] * len(requests)
+        d = decoding(self.cfg)
         for aspect, idx in self._groups(requests):
             texts = [self.conversation.describe_prompt(requests[i].first_turn) for i in idx]
             enc = self.processor(
@@ -100,7 +96,8 @@ class HFEngine:
                 return_tensors="pt",
             ).to(self.device)
             with self._use(aspect):
-                gen = self.model.generate(**enc, **self.decoding)
+                gen = self.model.generate(**enc, max_new_tokens=d.max_new_tokens, do_sample=False, num_beams=d.num_beams,
+                                          repetition_penalty=d.repetition_penalty)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
                 out[i] = text.strip()

@@ -10,6 +10,16 @@ def merge_adapter(model: str, adapter: str, output: str, dtype: str = "auto", co
     """Write `adapter` merged into `model` as a complete checkpoint at `output` (processor and chat template too)."""
     import torch
     from peft import PeftModel
+
+    from agiqa.engines.minicpmv.model import is_minicpmv25
+
+    if is_minicpmv25(model):
+        from agiqa.engines.minicpmv.merge import merge_minicpmv_adapter
+
+        merge_minicpmv_adapter(model, adapter, output, dtype)
+        if copy_heads:
+            shutil.copytree(copy_heads, Path(output) / "heads", dirs_exist_ok=True)
+        return
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     kw = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
+from agiqa.engines.config import decoding
 from agiqa.engines.conversation import ConversationRenderer
 from agiqa.engines.lora import LM_LINEAR_MODULES
 
@@ -66,6 +67,9 @@ class VLLMEngine:
 
         self.cfg = cfg
         self.aspects = tuple(aspects)
+        if decoding(cfg).num_beams != 1:
+            raise ValueError("the vllm engine decodes round 1 greedily; beam search (num_beams > 1) runs with "
+                             "--engine hf (vLLM's beam search has no repetition penalty)")
         self.adapters = adapter_dirs(cfg.adapters_dir, self.aspects)
         for d in self.adapters.values():
             if d is not None:
@@ -87,7 +91,7 @@ class VLLMEngine:
         self.lora = {a: LoRARequest(a, i + 1, str(d)) for i, (a, d) in enumerate(self.adapters.items())
                      if d is not None}
         common = dict(
-            model=str(cfg.model), dtype=self.dtype, max_model_len=cfg.max_length + cfg.max_new_tokens + 64,
+            model=str(cfg.model), dtype=self.dtype, max_model_len=cfg.max_length + decoding(cfg).max_new_tokens + 64,
             enable_lora=bool(self.lora), max_loras=max(1, len(self.lora)), max_lora_rank=cfg.max_lora_rank,
             limit_mm_per_prompt={"image": 1, "video": 0}, max_num_seqs=cfg.max_num_seqs,
             mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels},
@@ -119,8 +123,8 @@ class VLLMEngine:
             return []
         prompts = [{"prompt": self.conversation.describe_prompt(r.first_turn), "multi_modal_data": {"image": r.image}}
                    for r in requests]
-        params = SamplingParams(temperature=0.0, max_tokens=self.cfg.max_new_tokens,
-                                repetition_penalty=self.cfg.repetition_penalty)  # as hf's `decoding`
+        d = decoding(self.cfg)
+        params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty)
         outs = self.gen.generate(prompts, params, lora_request=[self._lora_for(r.aspect) for r in requests],
                                  use_tqdm=False)
         return [self.tokenizer.decode(o.outputs[0].token_ids, skip_special_tokens=True).strip() for o in outs]

@@ -53,6 +53,8 @@ class ScoringMethod(Protocol):
         """Load the weights (once per actor)."""
         ...
 
+    # Optional: `input_columns: tuple[str, ...]`, input columns the method reads per row besides image and
+    # prompt; the stage requires them and passes their raw values as `score(..., columns={name: values})`.
     # Optional: `preprocess(image) -> Any`, per-image CPU work (resize, normalise) run on the stage's
     # I/O thread after decoding; `score` then gets what it returned instead of the PIL images.
 

@@ -95,14 +95,15 @@ class M3Head(nn.Module):
         return x[torch.arange(x.shape[0], device=x.device), last]
 
     @torch.no_grad()
-    def score(self, sequences: list[torch.Tensor]) -> torch.Tensor:
-        """MOS in [0, 5] for variable-length hidden-state sequences ([L_i, H] each), batched."""
+    def score(self, sequences: list[torch.Tensor], clamp: bool = True) -> torch.Tensor:
+        """MOS in [0, 5] for variable-length hidden-state sequences ([L_i, H] each), batched (`clamp=False`:
+        the raw output, as the reference's evaluation reports it)."""
         if not sequences:
             return torch.empty(0)
         hidden, mask = pad_right(sequences, self.config.context_length)
         p = next(self.parameters())
         raw = self(hidden.to(p.device, p.dtype), mask.to(p.device))
-        return raw.float().clamp(MOS_MIN, MOS_MAX).cpu()
+        return (raw.float().clamp(MOS_MIN, MOS_MAX) if clamp else raw.float()).cpu()
 
     def save(self, directory: str | Path) -> None:
         from safetensors.torch import save_file

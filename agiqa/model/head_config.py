@@ -39,6 +39,11 @@ class M3HeadConfig:
     aspect: str | None = None
     #: False for random-init heads (tiny models); scores of untrained heads mean nothing.
     trained: bool = False
+    #: The scoring input the head was trained on, when it differs from the engine's: the token cap
+    #: (the reference's `model_max_length`: 768 for AIGIQA-20K, 512 otherwise) and the image slice
+    #: count (4 and 9). Engines that slice images and cut the tail (MiniCPM-V 2.5) use them.
+    max_length: int | None = None
+    max_slice_nums: int | None = None
     #: Free-form provenance (dataset, base model, importer), kept for audits.
     notes: dict = field(default_factory=dict)
 

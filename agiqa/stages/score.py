@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -31,6 +31,7 @@ class PreparedRows:
     errors: list  # reason or None per row
     codes: list  # stable error code or None per row
     no_prompt: list  # BadRow for a row scored without its prompt (the prompt aspects left null), or None
+    columns: dict = field(default_factory=dict)  # the method's own input columns (`input_columns`), raw
 
 
 def score_fields(method: ScoringMethod) -> list[pa.Field]:
@@ -60,7 +61,9 @@ class ScoreStage:
         self.columns = columns or ColumnsConfig()
         self.limits = limits or ImageLimits()
         self.resources = resources or method.resources
-        self.required_columns = (self.columns.image, self.columns.prompt)
+        #: Columns the method reads per row besides image and prompt (e.g. M3's given descriptions).
+        self.method_columns = tuple(getattr(method, "input_columns", ()))
+        self.required_columns = (self.columns.image, self.columns.prompt, *self.method_columns)
         self.drop_columns = () if keep_image else (self.columns.image,)
         self.outputs = (ShardOutput("scored"),)
         self._prepare_s = 0.0
@@ -89,8 +92,10 @@ class ScoreStage:
     def prepare(self, batch: pa.RecordBatch, side=None, shard_uri: str | None = None) -> PreparedRows:
         """Decode and clean one batch. Image cells are bytes, `{bytes, path}` structs or paths (relative
         to `shard_uri`'s folder); see `agiqa.data.sources`."""
-        return self.prepare_values(batch.column(self.columns.image).to_pylist(),
+        prep = self.prepare_values(batch.column(self.columns.image).to_pylist(),
                                    batch.column(self.columns.prompt).to_pylist(), shard_uri)
+        prep.columns = {c: batch.column(c).to_pylist() for c in self.method_columns}
+        return prep
 
     def prepare_values(self, images: list, prompts: list, base: str | None = None) -> PreparedRows:
         """`prepare` on plain lists: what the Python API calls with PIL images, bytes or paths."""
@@ -151,20 +156,27 @@ class ScoreStage:
         if not rows:
             return {}
         try:
-            return _split(rows, self.method.score([prep.images[i] for i in rows], [prep.prompts[i] for i in rows]))
+            return _split(rows, self._score(prep, rows))
         except Exception as batch_error:
             log.warning("%s failed for a batch of %d (%s); isolating the bad rows", self.method.name, len(rows),
                         batch_error)
             out: dict[int, MethodOutput] = {}
             for i in rows:
                 try:
-                    out.update(_split([i], self.method.score([prep.images[i]], [prep.prompts[i]])))
+                    out.update(_split([i], self._score(prep, [i])))
                 except Exception as e:
                     errors[i] = plain(f"{self.method.name} failed: {type(e).__name__}: {e}")
                     codes[i] = "method_failed"
             if not out and len(rows) > 1:
                 raise batch_error
             return out
+
+
+    def _score(self, prep: PreparedRows, rows: list[int]) -> MethodOutput:
+        images, prompts = [prep.images[i] for i in rows], [prep.prompts[i] for i in rows]
+        if not self.method_columns:
+            return self.method.score(images, prompts)
+        return self.method.score(images, prompts, {c: [v[i] for i in rows] for c, v in prep.columns.items()})
 
 
 def _preprocessed(preprocess, image):

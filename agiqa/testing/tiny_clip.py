@@ -52,9 +52,14 @@ def train_clip_tokenizer(vocab_size: int = 768, seed: int = 0):
 
 
 def build_tiny_clip(out: str | Path, seed: int = 0, projection_dim: int = 32, text_config: dict | None = None,
-                    vision_config: dict | None = None, with_heads: bool = True, save_dtype: str = "float32") -> Path:
+                    vision_config: dict | None = None, with_heads: bool = True, save_dtype: str = "float32",
+                    pretrain: dict | None = None) -> Path:
     """Write a random-weight CLIP (+ heads) to `out`. `text_config` / `vision_config` override the shapes,
-    so a benchmark can build a random CLIP of a real size (ViT-B/16, ViT-L/14) through the same code."""
+    so a benchmark can build a random CLIP of a real size (ViT-B/16, ViT-L/14) through the same code.
+
+    `pretrain` (keyword arguments of `clip_pretrain.pretrain_tiny_clip`, `{}` for its defaults) first
+    gives the CLIP a procedural image-caption pretraining, at 96 px with 64-d features unless the
+    configs say otherwise: what learnability runs and the demo need (a random CLIP sees nothing)."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
@@ -63,18 +68,25 @@ def build_tiny_clip(out: str | Path, seed: int = 0, projection_dim: int = 32, te
     torch.manual_seed(seed)
     tok = train_clip_tokenizer(seed=seed)
     text = {**TINY_TEXT, **(text_config or {})}
-    vision = {**TINY_VISION, **(vision_config or {})}
+    vision = {**TINY_VISION, **({"image_size": 96} if pretrain is not None else {}), **(vision_config or {})}
+    if pretrain is not None and projection_dim == 32:
+        projection_dim = 64
     ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     text_vocab = max(len(tok), text.pop("vocab_size", 0))
     cfg = CLIPConfig(text_config={**text, "vocab_size": text_vocab, **ids}, vision_config=vision,
                      projection_dim=projection_dim)
-    model = CLIPModel(cfg).to(getattr(torch, save_dtype)).eval()
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
+    model = CLIPModel(cfg).eval()
     size = vision["image_size"]
-    CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(out)
-    (out / "agiqa_model.json").write_text(json.dumps({"kind": "tiny-clip", "method": "clip-agiqa", "seed": seed,
-                                                       "random_weights": True}, indent=2) + "\n")
+    processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    info = {"kind": "tiny-clip", "method": "clip-agiqa", "seed": seed, "random_weights": pretrain is None}
+    if pretrain is not None:
+        from agiqa.testing.clip_pretrain import pretrain_tiny_clip
+
+        info["pretraining"] = pretrain_tiny_clip(model, processor, tok, **pretrain)
+    model.to(getattr(torch, save_dtype)).save_pretrained(out)
+    tok.save_pretrained(out)
+    processor.save_pretrained(out)
+    (out / "agiqa_model.json").write_text(json.dumps(info, indent=2) + "\n")
     if with_heads:
         write_random_heads(out, out / "heads", ASPECTS, seed)
     return out

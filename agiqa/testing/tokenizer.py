@@ -41,8 +41,12 @@ _WORDS = (
 ).split()
 
 
-def train_tokenizer(extra_texts: list[str], vocab_size: int = 1024, seed: int = 0):
-    """Return a `PreTrainedTokenizerFast` trained on our vocabulary plus `extra_texts`."""
+def train_tokenizer(extra_texts: list[str], vocab_size: int = 1024, seed: int = 0,
+                    special_tokens: list[str] | None = None, eos_token: str = "<|im_end|>",
+                    pad_token: str = "<|endoftext|>", chat_template: str | None = QWEN2VL_CHAT_TEMPLATE):
+    """Return a `PreTrainedTokenizerFast` trained on our vocabulary plus `extra_texts`.
+
+    The special tokens, eos/pad and chat template default to Qwen2-VL's; other families pass theirs."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -56,15 +60,15 @@ def train_tokenizer(extra_texts: list[str], vocab_size: int = 1024, seed: int = 
     tk.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=QWEN2VL_SPECIAL_TOKENS,
+        special_tokens=special_tokens or QWEN2VL_SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tk.train_from_iterator(corpus, trainer)
     tok = PreTrainedTokenizerFast(
         tokenizer_object=tk,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        chat_template=QWEN2VL_CHAT_TEMPLATE,
+        eos_token=eos_token,
+        pad_token=pad_token,
+        chat_template=chat_template,
         model_max_length=32768,
     )
     tok.padding_side = "left"

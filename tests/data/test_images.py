@@ -89,3 +89,28 @@ def test_prompts():
     for bad, why in ((None, "null"), ("", "empty"), ("  \n ", "empty")):
         with pytest.raises(BadRow, match=why):
             clean_prompt(bad, LIM)
+
+
+def test_reference_decoding_and_raw_prompts_are_opt_in():
+    """The reference opens images with `Image.open(...).convert("RGB")` (no EXIF rotation, alpha dropped,
+    not composited on white) and passes prompts as given; agiqa normalises both unless asked not to."""
+    import io
+
+    from PIL import Image
+
+    from agiqa.data.config import ImageLimits
+    from agiqa.data.images import clean_prompt, decode_image
+
+    rgba = Image.new("RGBA", (4, 2), (10, 20, 30, 0))  # fully transparent dark pixels
+    buf = io.BytesIO()
+    rgba.save(buf, "PNG")
+    assert decode_image(buf.getvalue(), ImageLimits()).getpixel((0, 0)) == (255, 255, 255)
+    assert decode_image(buf.getvalue(), ImageLimits(reference_rgb=True)).getpixel((0, 0)) == (10, 20, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 2)).save(buf, "JPEG", exif=exif.tobytes())
+    assert decode_image(buf.getvalue(), ImageLimits()).size == (2, 4)
+    assert decode_image(buf.getvalue(), ImageLimits(reference_rgb=True)).size == (4, 2)
+    assert clean_prompt("a  cat\n ", ImageLimits()) == "a cat"
+    assert clean_prompt("a  cat\n ", ImageLimits(raw_prompts=True)) == "a  cat\n "

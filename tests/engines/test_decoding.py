@@ -102,5 +102,5 @@ def test_decoding_is_part_of_the_methods_identity(tiny_model_dir):
     def identity(**engine):
         return M3Config(engine={"model": str(tiny_model_dir), **engine}).build(("quality",)).identity()
 
-    assert identity()["engine"]["repetition_penalty"] == 1.0
+    assert identity(repetition_penalty=1.05)["engine"]["repetition_penalty"] == 1.05
     assert identity(repetition_penalty=1.05) != identity()

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from agiqa.model.fold import unfolded_projection
 from agiqa.model.head import M3Head
 from agiqa.model.head_config import M3HeadConfig
 
@@ -55,32 +54,6 @@ def reference_state(head: M3Head, vocab: int) -> dict:
             state["model." + k] = v.clone()
     state["model.model.llm.dropped"] = torch.zeros(1)  # frozen-MLLM keys are ignored
     return state
-
-
-def test_reference_checkpoint_import_round_trip(tmp_path):
-    from agiqa.model.reference_import import import_reference_head, read_state_dict
-
-    src = small_head()
-    vocab = 300
-    lm_w = torch.randn(vocab, 48) / 48**0.5
-    state = reference_state(src, vocab)
-    ckpt = tmp_path / "best-epoch=11-val_SRCC=0.89.ckpt"
-    torch.save({"state_dict": state, "epoch": 11}, ckpt)
-    head = import_reference_head(read_state_dict(ckpt), lm_w, None, context_length=128, aspect="quality")
-    assert head.config.slstm_at == [1] and head.config.num_blocks == 4 and head.config.trained
-
-    # The reference's forward: W over the explicit logits, then the same stack and MLP.
-    seqs = [torch.randn(n, 48) for n in (9, 30)]
-    from agiqa.model.head import pad_right
-
-    hidden, mask = pad_right(seqs, 128)
-    with torch.no_grad():
-        x = unfolded_projection(hidden, state["model.W.weight"], state["model.W.bias"], lm_w)
-        expected = src.fc(src.pool(src.xlstm(x), mask)).squeeze(-1).clamp(0, 5)
-    torch.testing.assert_close(head.score(seqs), expected, rtol=1e-4, atol=1e-5)
-
-    head.save(tmp_path / "imported")
-    torch.testing.assert_close(M3Head.load(tmp_path / "imported").score(seqs), head.score(seqs), rtol=0, atol=0)
 
 
 class Evil:

@@ -30,6 +30,10 @@ class ClipAgiqaConfig(MethodConfig):
     num_gpus: float = Field(0.25, ge=0, description="GPU share per actor on GPU clusters (fractions allowed: "
                                                     "several cheap scorers per GPU).")
     num_cpus: float = Field(1.0, gt=0, description="CPUs per actor (image decoding is the CPU floor).")
+    cpu_threads: int | None = Field(
+        None, ge=1, description="torch threads for CLIP's forwards on CPU; default: num_cpus (rounded down, at "
+                                "least 1), leaving the stage's I/O thread (decode + preprocess) its own core. More "
+                                "threads than free cores made the forwards 4-8x slower on 2 busy cores (measured).")
 
     @field_validator("device")
     @classmethod

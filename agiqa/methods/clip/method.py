@@ -57,6 +57,8 @@ class ClipAgiqaMethod:
             dtype = torch.float16 if device.startswith("cuda") else torch.float32
         else:
             dtype = getattr(torch, self.cfg.dtype)
+        if device == "cpu":  # oversubscribed OpenMP threads spin against the I/O thread (config.cpu_threads)
+            torch.set_num_threads(self.cfg.cpu_threads or max(1, int(self.cfg.num_cpus)))
         self.backbone = ClipBackbone(self.cfg.model, device=device, dtype=dtype)
         with torch.no_grad():
             for a in self.aspects:

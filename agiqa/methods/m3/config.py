@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agiqa.engines.config import EngineConfig
 from agiqa.errors import ConfigError
@@ -21,7 +21,7 @@ class M3Config(MethodConfig):
         "batch_size": "engine.batch_size", "max_new_tokens": "engine.max_new_tokens",
         "repetition_penalty": "engine.repetition_penalty",
         "max_length": "engine.max_length", "device": "engine.device", "heads": "heads",
-        "prompt_set": "prompt_set", "describe": "describe"}
+        "prompt_set": "prompt_set", "describe": "describe", "descriptions_from": "descriptions_from"}
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "xlstm", "safetensors")
     engine: EngineConfig = Field(..., description="The MLLM with its per-aspect LoRA adapters (hf or vLLM).")
     heads: str | None = Field(
@@ -32,6 +32,25 @@ class M3Config(MethodConfig):
         True, description="Round 1 on: the MLLM describes the image first. Off: the assistant turn stays empty "
                           "(the ablation that shows what the description adds; heads must be trained the same way)."
     )
+
+    descriptions_from: str | None = Field(
+        None, description="Input column holding each row's round-1 description (e.g. the reference records' "
+                          "`response_0`); '{aspect}' in the name picks one column per aspect. Round 1 is skipped: "
+                          "the paper's evaluation protocol, deterministic. A row without one is an error.")
+    clamp: bool = Field(
+        True, description="Clamp scores to [0, 5]. False: the head's raw output, as in the paper's tables.")
+
+    @model_validator(mode="after")
+    def _descriptions(self) -> M3Config:
+        if self.descriptions_from is not None and not self.describe:
+            raise ValueError("descriptions_from and describe: false exclude each other")
+        return self
+
+    def description_columns(self, aspects: tuple[str, ...]) -> dict[str, str]:
+        """Aspect -> input column of its given description (empty without `descriptions_from`)."""
+        if self.descriptions_from is None:
+            return {}
+        return {a: self.descriptions_from.replace("{aspect}", a) for a in aspects}
 
     @property
     def heads_dir(self) -> str:
@@ -54,9 +73,9 @@ class M3Config(MethodConfig):
             if hidden is not None and hc.get("hidden_size") not in (None, hidden):
                 raise ConfigError(f"head {a!r} at {head} expects hidden size {hc['hidden_size']} but the model at "
                                   f"{e.model} has {hidden}: it was trained for another base model")
-            if hc.get("context_length") is not None and hc["context_length"] < e.max_length:
-                raise ConfigError(f"head {a!r} has context_length {hc['context_length']} < "
-                                  f"method.engine.max_length {e.max_length}")
+            limit = hc.get("max_length") or e.max_length
+            if hc.get("context_length") is not None and hc["context_length"] < limit:
+                raise ConfigError(f"head {a!r} has context_length {hc['context_length']} < max_length {limit}")
         if on_this_machine and e.device.startswith("cuda"):
             import torch
 

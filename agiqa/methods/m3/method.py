@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agiqa.aspects import MOS_SPEC
-from agiqa.engines.config import PERFORMANCE_ONLY
+from agiqa.engines.config import PERFORMANCE_ONLY, decoding
 from agiqa.errors import ConfigError
 from agiqa.methods.base import MethodOutput
 from agiqa.methods.digest import folder_digest
@@ -29,6 +29,9 @@ class M3Method:
     def __init__(self, cfg, aspects: tuple[str, ...]):
         self.cfg = cfg
         self.aspects = tuple(aspects)
+        #: Input columns `score` reads besides image and prompt (given descriptions), aspect -> column.
+        self.description_columns = cfg.description_columns(self.aspects)
+        self.input_columns = tuple(dict.fromkeys(self.description_columns.values()))
         self.engine = None
         self.heads: dict = {}
         self.prompts = None
@@ -50,6 +53,8 @@ class M3Method:
             "heads": {a: folder_digest(Path(self.cfg.heads_dir) / a, recursive=True) for a in self.aspects},
             "prompt_set": self.cfg.prompt_set,
             "describe": self.cfg.describe,
+            "descriptions_from": self.cfg.descriptions_from,
+            "clamp": self.cfg.clamp,
             "engine": e.model_dump(exclude={"model", "adapters", *PERFORMANCE_ONLY}),
         }
 
@@ -84,16 +89,17 @@ class M3Method:
             if hc.hidden_size != hidden_size:
                 raise ConfigError(f"head {a!r} expects hidden size {hc.hidden_size} but the model has {hidden_size}: "
                                   "it was trained for another base model")
-            if hc.context_length < self.cfg.engine.max_length:
+            if hc.context_length < (hc.max_length or self.cfg.engine.max_length):
                 raise ConfigError(f"head {a!r} has context_length {hc.context_length} < "
-                                  f"method.engine.max_length {self.cfg.engine.max_length}")
+                                  f"max_length {hc.max_length or self.cfg.engine.max_length}")
             if not hc.trained:
                 log.warning("head %r is untrained (random init): its scores carry no meaning", a)
             heads[a] = head
         return heads
 
-    def score(self, images: list, prompts: list[str]) -> MethodOutput:
-        convs, notes = self._conversations(images, prompts)
+    def score(self, images: list, prompts: list[str], columns: dict[str, list] | None = None) -> MethodOutput:
+        given = self._given_descriptions(len(images), columns or {})
+        convs, notes = self._conversations(images, prompts, given)
         t0 = time.perf_counter()
         timed = _Timed()
         descriptions, hidden = two_round(convs, timed.wrap(self.engine.describe), self.engine.hidden_states,
@@ -102,7 +108,7 @@ class M3Method:
         out = MethodOutput(scores={}, extras={})
         k = len(self.aspects)
         for j, a in enumerate(self.aspects):
-            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k]).tolist()]
+            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k], clamp=self.cfg.clamp).tolist()]
             out.extras[f"{a}_description"] = descriptions[j::k]
         out.extras["m3_note"] = notes
         self.times["describe"] += timed.seconds
@@ -110,14 +116,41 @@ class M3Method:
         self.times["head"] += time.perf_counter() - t1
         return out
 
-    def _conversations(self, images: list, prompts: list[str]) -> tuple[list[Conversation], list[str | None]]:
+    def _given_descriptions(self, n: int, columns: dict[str, list]) -> dict[str, list]:
+        """Aspect -> the given description per row (`descriptions_from`); a row without one fails."""
+        out = {}
+        for a, col in self.description_columns.items():
+            values = columns.get(col)
+            if values is None or len(values) != n:
+                raise ValueError(f"descriptions_from: column {col!r} was not passed to the method")
+            for v in values:
+                if not isinstance(v, str):
+                    raise ValueError(f"no description in column {col!r} for this row ({a})")
+            out[a] = values
+        return out
+
+    def _conversations(self, images: list, prompts: list[str],
+                       given: dict[str, list] | None = None) -> tuple[list[Conversation], list[str | None]]:
         """Every (row, aspect) conversation, fitted to what the model takes (`inputs.py`, shared with
-        training); what was changed is said per row (the `m3_note` column)."""
+        training: extreme images padded, long prompts cut), with each head's token limits and the given
+        descriptions; what was changed is said per row (the `m3_note` column)."""
+        from dataclasses import replace
+
         e = self.cfg.engine
-        return fitted_conversations(images, prompts, self.aspects, self.prompts,
-                                    getattr(self.engine, "conversation", None),
-                                    description_reserve(e.max_new_tokens, e.max_length, self.cfg.describe),
-                                    e.max_length)
+        convs, notes = fitted_conversations(images, prompts, self.aspects, self.prompts,
+                                            getattr(self.engine, "conversation", None),
+                                            description_reserve(decoding(e).max_new_tokens, e.max_length,
+                                                                self.cfg.describe), e.max_length)
+        given = given or {}
+        k = len(self.aspects)
+        out = []
+        for j, c in enumerate(convs):
+            row, a = divmod(j, k)
+            hc = self.heads[a].config if a in self.heads else None
+            out.append(replace(c, max_length=getattr(hc, "max_length", None),
+                               max_slices=getattr(hc, "max_slice_nums", None),
+                               description=given[a][row] if a in given else None))
+        return out, notes
 
     def teardown(self) -> None:
         if self.engine is not None:

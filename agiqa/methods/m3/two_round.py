@@ -26,6 +26,11 @@ class Conversation:
     image: Any
     first_turn: str
     second_turn: str
+    #: The aspect head's own scoring input (token cap, slice count), where it has them.
+    max_length: int | None = None
+    max_slices: int | None = None
+    #: A given round-1 description (`--descriptions-from`): round 1 is skipped for this conversation.
+    description: str | None = None
 
 
 def two_round(conversations: Sequence[Conversation], describe: Callable[[list[DescribeRequest]], list[str]],
@@ -38,11 +43,16 @@ def two_round(conversations: Sequence[Conversation], describe: Callable[[list[De
     """
     if not conversations:
         return [], []
-    firsts = [DescribeRequest(c.aspect, c.image, c.first_turn) for c in conversations]
-    descriptions = list(describe(firsts)) if with_description else [""] * len(conversations)
-    if len(descriptions) != len(conversations):
-        raise RuntimeError(f"describe returned {len(descriptions)} texts for {len(conversations)} requests")
-    passes = [ScoringRequest(c.aspect, c.image, c.first_turn, d, c.second_turn)
+    descriptions: list[str] = [c.description or "" for c in conversations]
+    todo = [i for i, c in enumerate(conversations) if with_description and c.description is None]
+    if todo:
+        made = list(describe([DescribeRequest(conversations[i].aspect, conversations[i].image,
+                                              conversations[i].first_turn) for i in todo]))
+        if len(made) != len(todo):
+            raise RuntimeError(f"describe returned {len(made)} texts for {len(todo)} requests")
+        for i, d in zip(todo, made, strict=True):
+            descriptions[i] = d
+    passes = [ScoringRequest(c.aspect, c.image, c.first_turn, d, c.second_turn, c.max_length, c.max_slices)
               for c, d in zip(conversations, descriptions, strict=True)]
     hidden = list(hidden_states(passes))
     if len(hidden) != len(passes):
