@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--max-pixels", type=int, default=448 * 448)
+    from agiqa.training.rows import image_limits_args
+
+    image_limits_args(p)
     p.add_argument("--max-new-tokens", type=int, default=128,
                    help="As `agiqa score --max-new-tokens`: long prompts are cut to leave the description this "
                         "room, exactly as scoring cuts them.")
@@ -52,14 +55,15 @@ def run(args) -> int:
 
     from agiqa.commands import aspects_and_prompts
     from agiqa.errors import UserError
-    from agiqa.training.rows import decoded_rows, training_subset
+    from agiqa.training.rows import decoded_rows, image_limits, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
     lora_targets = lora_targets_arg(args.lora_targets)
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"no model at {args.model} (config.json missing)")
-    good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")])
+    good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")],
+                        limits=image_limits(args))
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     # torch and transformers only once the setup is known good: a refusal stays a one-line exit 2
     import torch

@@ -36,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-length", type=int, default=512)
+    from agiqa.training.rows import image_limits_args
+
+    image_limits_args(p)
     p.add_argument("--max-new-tokens", type=int, default=128,
                    help="Round-1 description length cap, as `agiqa score --max-new-tokens` (validation descriptions "
                         "are generated with it; long prompts are cut to leave it room, as scoring cuts them).")
@@ -144,7 +147,7 @@ def run_m3(args) -> int:
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
     from agiqa.training.inputs import training_conversations
-    from agiqa.training.rows import decoded_rows, training_subset
+    from agiqa.training.rows import decoded_rows, image_limits, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     aspects, prompts = aspects_and_prompts(args.aspects, args.prompt_set)
@@ -156,7 +159,7 @@ def run_m3(args) -> int:
     if args.init_heads and missing:
         raise UserError(f"--init-heads {init}: no head_config.json for {missing} (leave --init-heads out to start "
                         "fresh heads sized from the base)")
-    good = decoded_rows(args.data, need)
+    good = decoded_rows(args.data, need, limits=image_limits(args))
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)
     val_source = {} if args.no_description else {a: val_description_source(args, a, [good[i][0] for i in val_idx])
                                                  for a in aspects}

@@ -20,10 +20,11 @@ def load_rows(data: str) -> list[dict]:
     return read_rows(data)
 
 
-def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[dict, object]]:
+def decoded_rows(data: str, need: list[str], min_rows: int = 4, limits=None) -> list[tuple[dict, object]]:
     """(row, PIL image) for each row whose image decodes and whose prompt is usable; refuses data lacking
-    `need` columns. Images and prompts are decoded and cleaned exactly as `agiqa score` does (the row's
-    `prompt` is replaced by the cleaned one), so training sees what scoring sees."""
+    `need` columns. Images and prompts are decoded and cleaned exactly as `agiqa score` does with the same
+    `limits` (the score job's `images:` settings; default ImageLimits()), the row's `prompt` replaced by the
+    cleaned one, so training sees what scoring sees."""
     from agiqa.config import ImageLimits
     from agiqa.data.images import BadRow, clean_prompt, decode_image
 
@@ -34,7 +35,7 @@ def decoded_rows(data: str, need: list[str], min_rows: int = 4) -> list[tuple[di
     if missing:
         raise DataError(f"{data}: missing column(s) {missing}")
     good, bad, no_prompt = [], 0, 0
-    limits = ImageLimits()
+    limits = limits or ImageLimits()
     for r in rows:
         try:
             image = decode_image(r.get("image"), limits)
@@ -83,3 +84,18 @@ def training_subset(good: list[tuple[dict, object]], val_fraction: float, seed: 
     train_idx, val_idx = train_val([r for r, _ in good], val_fraction, seed)
     used = [good[i] for i in train_idx + val_idx]
     return used, list(range(len(train_idx))), list(range(len(train_idx), len(used)))
+
+
+def image_limits_args(p) -> None:
+    """`--raw-prompts` / `--reference-rgb`: the score job's `images.raw_prompts` / `images.reference_rgb`, so a
+    model scored with the reference's input handling is trained with it too."""
+    p.add_argument("--raw-prompts", action="store_true",
+                   help="Prompts exactly as given, as `images.raw_prompts: true` scores them (default: cleaned).")
+    p.add_argument("--reference-rgb", action="store_true",
+                   help="Decode images as `images.reference_rgb: true` does (the reference's convert('RGB')).")
+
+
+def image_limits(args):
+    from agiqa.config import ImageLimits
+
+    return ImageLimits(raw_prompts=args.raw_prompts, reference_rgb=args.reference_rgb)

@@ -9,6 +9,7 @@ step changes something: control characters and runs of whitespace in prompts, a 
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.fixtures.model import m3_stage
@@ -22,11 +23,16 @@ def _png(w: int, h: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def test_trainer_conversations_equal_the_scorers(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("reference_handling", [False, True], ids=["cleaned", "raw_prompts+reference_rgb"])
+def test_trainer_conversations_equal_the_scorers(tiny_model_dir, tmp_path, reference_handling):
+    """Default handling, and the score job's opt-in reference handling (`images.raw_prompts/reference_rgb`,
+    which finetune and train-head take as --raw-prompts/--reference-rgb)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from agiqa.aspects import ASPECTS
+    from agiqa.config import ImageLimits
+    from agiqa.stages.score import ScoreStage
     from agiqa.training.inputs import training_conversations
     from agiqa.training.rows import decoded_rows
 
@@ -35,14 +41,15 @@ def test_trainer_conversations_equal_the_scorers(tiny_model_dir, tmp_path):
     data.mkdir()
     pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "image": images, "prompt": PROMPTS,
                              **{f"{a}_mos": [3.0] * 4 for a in ASPECTS}}), data / "part-0.parquet")
+    limits = ImageLimits(raw_prompts=reference_handling, reference_rgb=reference_handling)
     stage = m3_stage(tiny_model_dir, max_new_tokens=16, max_length=256)
     try:
-        prep = stage.prepare_values(images, PROMPTS)
+        prep = ScoreStage(stage.method, limits=limits).prepare_values(images, PROMPTS)
         method = stage.method
         scorer, notes = method._conversations(prep.images, prep.prompts)
-        good = decoded_rows(str(data), [f"{a}_mos" for a in ASPECTS])
-        assert [r["prompt"] for r, _ in good] == prep.prompts  # cleaned as scoring cleans
-        assert "\x00" not in good[0][0]["prompt"] and "  " not in good[0][0]["prompt"]
+        good = decoded_rows(str(data), [f"{a}_mos" for a in ASPECTS], limits=limits)
+        assert [r["prompt"] for r, _ in good] == prep.prompts  # cleaned (or not) as scoring does
+        assert ("\x00" in good[0][0]["prompt"]) == reference_handling
         assert notes[1] and "prompt cut" in notes[1] and notes[2] and "padded" in notes[2]  # the cases happen
         k = len(method.aspects)
         for j, aspect in enumerate(method.aspects):

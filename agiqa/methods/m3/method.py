@@ -144,8 +144,8 @@ class M3Method:
         given = given or {}
         k = len(self.aspects)
         out = []
-        for j, c in enumerate(convs):
-            row, a = divmod(j, k)
+        for j, c in enumerate(convs):  # row-major: row j // k, aspect c.aspect
+            row, a = j // k, c.aspect
             hc = self.heads[a].config if a in self.heads else None
             out.append(replace(c, max_length=getattr(hc, "max_length", None),
                                max_slices=getattr(hc, "max_slice_nums", None),
