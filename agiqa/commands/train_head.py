@@ -42,8 +42,9 @@ def add_arguments(p) -> None:
     p.add_argument("--max-new-tokens", type=int, default=128,
                    help="Round-1 description length cap, as `agiqa score --max-new-tokens` (validation descriptions "
                         "are generated with it; long prompts are cut to leave it room, as scoring cuts them).")
-    p.add_argument("--repetition-penalty", type=float, default=1.0,
-                   help="Greedy decoding of the validation descriptions, as `agiqa score --repetition-penalty`.")
+    p.add_argument("--repetition-penalty", type=float,
+                   help="Decoding of the validation descriptions, as `agiqa score --repetition-penalty` (default: the "
+                        "model family's).")
     p.add_argument("--val-descriptions", choices=["auto", "generate", "column"], default="auto",
                    help="What the validation rows' assistant turn holds when the best epoch is picked: the adapter's "
                         "own descriptions, generated now (generate) or given in --val-column (column; the reference's "
@@ -141,7 +142,7 @@ def run_m3(args) -> int:
     from pathlib import Path
 
     from agiqa.commands import aspects_and_prompts
-    from agiqa.engines.config import EngineConfig
+    from agiqa.engines.config import EngineConfig, decoding
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
     from agiqa.training.features import cache_key, cached_features, compute_features
@@ -194,8 +195,7 @@ def run_m3(args) -> int:
                              "val_srcc_by_epoch": hist["val_srcc"], "val_mse_by_epoch": hist["val_mse"],
                              "descriptions": "none (round 1 skipped)" if args.no_description else
                              {"train": "teacher", "val": val_source[aspect] if val_idx else "no validation rows"},
-                             "decoding": {"max_new_tokens": args.max_new_tokens,
-                                          "repetition_penalty": args.repetition_penalty}}
+                             "decoding": vars(decoding(ecfg))}
         head.save(Path(args.output) / aspect)
         best = max((s for s in hist["val_srcc"] if s == s), default=float("nan"))
         print(f"{aspect}: features {'from cache' if hit else 'computed'}; loss {hist['loss'][0]:.3f} -> "
