@@ -32,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="demo-output")
     ap.add_argument("--rows", type=int, default=48, help="Held-out rows to score.")
     ap.add_argument("--shards", type=int, default=3)
-    ap.add_argument("--train-rows", type=int, default=160)
-    ap.add_argument("--ft-epochs", default="4")
+    ap.add_argument("--train-rows", type=int, default=240)
+    ap.add_argument("--ft-epochs", default="6")
     ap.add_argument("--head-epochs", default="15")
+    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                    help="finetune --lora-targets: attention + MLP (the attribute-by-attribute comparison "
+                         "correspondence needs is not learnt with attention alone; docs/training.md)")
     ap.add_argument("--no-train", action="store_true", help="Score with the tiny model's random adapters and heads.")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (adapters / "authenticity" / "adapter_config.json").is_file():
             step("distil the describer: one LoRA adapter per aspect on the teacher's conversations",
                  ["finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
-                  "--epochs", args.ft_epochs, "--lr", "2e-3"])
+                  "--epochs", args.ft_epochs, "--lr", "2e-3", "--lora-targets", args.lora_targets])
         if not (heads / "authenticity" / "head.safetensors").is_file():
             step("train one M3 head per aspect on the MOS (teacher descriptions; the best epoch picked on the "
                  "adapter's own descriptions of the validation rows)",
