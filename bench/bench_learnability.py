@@ -46,6 +46,8 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
+    ap.add_argument("--seed", default="0", help="Training seed (finetune and train-head); the data seeds stay fixed, "
+                                                "so runs with different seeds measure training's spread.")
     ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
                     help="finetune --lora-targets (attention + MLP: the comparison correspondence needs)")
     ap.add_argument("--tune-vision", action="store_true", help="finetune --tune-vision (see docs/training.md)")
@@ -67,12 +69,12 @@ def main() -> int:
         t["make"] += agiqa("make-demo-data", str(test), "--rows", str(args.test_rows), "--shards", "2", "--seed",
                            "12")
     t["finetune"] = agiqa("finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
-                          "--aspects", args.aspects, "--epochs", args.ft_epochs, "--lr", args.ft_lr,
+                          "--aspects", args.aspects, "--epochs", args.ft_epochs, "--lr", args.ft_lr, "--seed", args.seed,
                           "--lora-targets", args.lora_targets,
                           *(["--tune-vision"] if args.tune_vision else []))
     t["train_head"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                             "--output", str(heads), "--aspects", args.aspects, "--epochs", args.head_epochs,
-                            "--lr", args.head_lr, "--max-new-tokens", args.max_new_tokens)
+                            "--lr", args.head_lr, "--max-new-tokens", args.max_new_tokens, "--seed", args.seed)
     common = ["--input", str(test), "--model", str(model), "--adapters", str(adapters), "--aspects", args.aspects,
               "--runner", "local", "--no-progress", "--overwrite", "--max-new-tokens", args.max_new_tokens]
     t["score"] = agiqa("score", *common, "--output", str(w / "scored"), "--heads", str(heads))
