@@ -51,6 +51,27 @@ def decode_rate(data: Path) -> tuple[int, float]:
     return len(blobs), len(blobs) / (time.perf_counter() - t0)
 
 
+def preprocess_rates(clip: Path, data: Path, n: int = 1000) -> dict:
+    """Images/s of transformers' CLIPImageProcessor vs agiqa's PIL transform, one image at a time, same images."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+    from transformers import CLIPImageProcessor
+
+    from agiqa.model.clip.backbone import PilClipTransform
+
+    blobs = [b for f in sorted(data.rglob("*.parquet")) for b in pq.read_table(f, columns=["image"]).column(0).to_pylist()]
+    images = [Image.open(io.BytesIO(b)).convert("RGB") for b in blobs[:n]]
+    processor = CLIPImageProcessor.from_pretrained(clip)
+    fast = PilClipTransform.from_processor(processor)
+    out = {}
+    for name, fn in (("image_processor", lambda im: processor(images=im, return_tensors="np")), ("pil", fast)):
+        t0 = time.perf_counter()
+        for im in images:
+            fn(im)
+        out[name] = len(images) / (time.perf_counter() - t0)
+    return out
+
+
 def cascade_figures(test: Path, scored: Path) -> list[dict]:
     import numpy as np
     import pyarrow.parquet as pq
@@ -116,8 +137,10 @@ def main() -> int:
     summ = json.loads((w / "scored-bulk" / "_agiqa" / "job_summary.json").read_text())
     scoring = summ["rows_ok"] / max(1e-9, summ["wall_s"] - summ["startup_s"])
     result["throughput"] = {"rows": n, "decode_rows_per_s": decode, "clip_agiqa_rows_per_s": scoring,
-                            "ratio": scoring / decode}
+                            "ratio": scoring / decode, "preprocess_per_s": preprocess_rates(clip, bulk)}
     tp = result["throughput"]
+    print("preprocessing, images/s one at a time: " + ", ".join(
+        f"{k} {v:.0f}" for k, v in tp["preprocess_per_s"].items()))
     if args.throughput_only:
         print(f"throughput ({n} rows): decode {tp['decode_rows_per_s']:.0f} rows/s, clip-agiqa "
               f"{tp['clip_agiqa_rows_per_s']:.0f} rows/s, ratio {tp['ratio']:.2f}")

@@ -73,3 +73,34 @@ def test_a_head_for_another_backbone_is_refused(backbone):
 
     with pytest.raises(ValueError, match="another|gives"):
         ClipAgiqaHead(ClipHeadConfig(backbone.feature_dim + 1, backbone.text_width), backbone)
+
+
+@pytest.mark.parametrize("size", [(96, 96), (500, 300), (300, 500), (64, 40), (97, 211), (1000, 999)])
+def test_pil_transform_equals_the_image_processor(tiny_clip_dir, size):
+    """The fast PIL path gives the processor's pixels (within one grey level) for any shape."""
+    import numpy as np
+    from PIL import Image
+    from transformers import CLIPImageProcessor
+
+    from agiqa.model.clip.backbone import PilClipTransform
+
+    processor = CLIPImageProcessor.from_pretrained(tiny_clip_dir)
+    transform = PilClipTransform.from_processor(processor)
+    assert transform is not None
+    rng = np.random.default_rng(size[0] * 7 + size[1])
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).resize(size)
+    want = processor(images=image, return_tensors="np")["pixel_values"][0]
+    got = transform(image)
+    assert got.shape == want.shape and got.dtype == np.float32
+    diff = np.abs(got - want)  # random noise, the hardest case for two bicubic implementations
+    assert diff.max() < 0.2 and diff.mean() < 5e-3, (diff.max(), diff.mean())
+
+
+def test_pil_transform_declines_settings_it_does_not_reproduce(tiny_clip_dir):
+    from transformers import CLIPImageProcessor
+
+    from agiqa.model.clip.backbone import PilClipTransform
+
+    assert PilClipTransform.from_processor(CLIPImageProcessor.from_pretrained(tiny_clip_dir, resample=2)) is None
+    assert PilClipTransform.from_processor(CLIPImageProcessor.from_pretrained(tiny_clip_dir,
+                                                                              do_center_crop=False)) is None

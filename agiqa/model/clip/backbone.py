@@ -36,6 +36,7 @@ class ClipBackbone:
         self.model.requires_grad_(False)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
         self.processor = CLIPImageProcessor.from_pretrained(self.folder)
+        self._pil_transform = PilClipTransform.from_processor(self.processor)
         self.max_positions = self.model.config.text_config.max_position_embeddings
 
     @property
@@ -47,7 +48,14 @@ class ClipBackbone:
         return int(self.model.config.text_config.hidden_size)
 
     def preprocess(self, image) -> np.ndarray:
-        """One RGB PIL image -> float32 [3, S, S] pixel values (CPU work; any thread)."""
+        """One RGB PIL image -> float32 [3, S, S] pixel values (CPU work; any thread).
+
+        The standard CLIP transform runs in PIL + numpy (`PilClipTransform`: 1.7-2.2x the image processor's
+        rate on one image at a time; equal within a grey level on natural images, a few on pure noise);
+        other processor settings go through
+        the processor itself."""
+        if self._pil_transform is not None:
+            return self._pil_transform(image)
         return self.processor(images=image, return_tensors="np")["pixel_values"][0]
 
     @torch.no_grad()
@@ -66,3 +74,46 @@ class ClipBackbone:
         out = self.model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
         feats = out.pooler_output if hasattr(out, "pooler_output") else out
         return torch.nn.functional.normalize(feats.float(), dim=-1)
+
+
+class PilClipTransform:
+    """CLIP's test transform (resize the short side, bicubic; centre crop; scale; normalise) in PIL + numpy.
+
+    It is the transform OpenAI's CLIP and the CLIP-AGIQA code apply (torchvision on PIL images);
+    transformers' `CLIPImageProcessor` computes the same through its own backend at about half the
+    rate per image, which on CPU made preprocessing, not decoding, the scoring floor
+    (docs/clip-agiqa.md). Built only for processor settings it reproduces; otherwise `None`.
+    """
+
+    def __init__(self, short_side: int, crop: tuple[int, int], mean, std):
+        self.short_side, self.crop = short_side, crop
+        self.mean = np.asarray(mean, np.float32) * 255.0
+        self.inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
+
+    @classmethod
+    def from_processor(cls, p) -> PilClipTransform | None:
+        size, crop = getattr(p, "size", None), getattr(p, "crop_size", None)
+        short = getattr(size, "shortest_edge", None) if size is not None else None
+        ch, cw = (getattr(crop, "height", None), getattr(crop, "width", None)) if crop is not None else (None, None)
+        standard = (getattr(p, "do_resize", False) and getattr(p, "do_center_crop", False) and short and ch and cw
+                    and getattr(p, "do_rescale", False) and abs(float(p.rescale_factor) - 1 / 255) < 1e-9
+                    and getattr(p, "do_normalize", False) and int(getattr(p, "resample", -1)) == 3)
+        return cls(int(short), (int(ch), int(cw)), p.image_mean, p.image_std) if standard else None
+
+    def __call__(self, image) -> np.ndarray:
+        from PIL import Image
+
+        image = image.convert("RGB")
+        w, h = image.size
+        if w <= h:
+            size = (self.short_side, int(self.short_side * h / w))
+        else:
+            size = (int(self.short_side * w / h), self.short_side)
+        if size != (w, h):
+            image = image.resize(size, Image.BICUBIC)
+        ch, cw = self.crop
+        left, top = (size[0] - cw) // 2, (size[1] - ch) // 2  # as the image processor (floor)
+        if (left, top, cw, ch) != (0, 0, *size):
+            image = image.crop((left, top, left + cw, top + ch))
+        a = np.asarray(image, dtype=np.float32)
+        return np.ascontiguousarray(((a - self.mean) * self.inv_std).transpose(2, 0, 1))
