@@ -12,9 +12,10 @@ def build_engine(engine_cfg, aspects):
     from agiqa.engines.minicpmv.model import is_minicpmv25
 
     if is_minicpmv25(engine_cfg.model):
-        if engine_cfg.name != "hf":
-            raise ValueError(f"{engine_cfg.model} is MiniCPM-V 2.5, which agiqa runs with the hf engine only "
-                             "(vLLM generation and pooling for this family are not built yet); use --engine hf")
+        if engine_cfg.name == "vllm":
+            from agiqa.engines.minicpmv.vllm_engine import MiniCPMVVLLMEngine
+
+            return MiniCPMVVLLMEngine(engine_cfg, aspects)
         from agiqa.engines.minicpmv.engine import MiniCPMVEngine
 
         return MiniCPMVEngine(engine_cfg, aspects)

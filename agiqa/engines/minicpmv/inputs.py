@@ -21,6 +21,7 @@ from pathlib import Path
 from agiqa.engines.minicpmv.slicing import (
     SliceConfig,
     SpecialTokens,
+    choose_grid,
     image_placeholder,
     pixel_patches,
     slice_image,
@@ -95,3 +96,25 @@ class MiniCPMVInputs:
         # all of a conversation's images to the longest, which changes the others' features
         images = [pixel_patches(p, self.patch) for p in pics]
         return Encoded(ids, list(zip(starts, ends, strict=True)), images, grid)
+
+    def pattern_ids(self, image_size: tuple[int, int], messages: list[tuple[str, str]], max_slices: int,
+                    max_length: int, generation_prompt: bool, pattern: str) -> list[int]:
+        """The ids of `encode` with the image's placeholder collapsed to `pattern` (vLLM expands it back).
+
+        The placeholder is tokenized apart from the text around it, which gives the ids of the whole
+        string because it begins and ends with special tokens. The tail is cut so that the *expanded*
+        sequence is `encode`'s, at most `max_length` tokens; a cut that would reach into the image's
+        tokens raises (vLLM expands whole placeholders only)."""
+        grid = choose_grid(image_size, self.slice_config(max_slices))
+        placeholder = image_placeholder(grid, self.query_num)
+        first_role, first_text = messages[0]
+        text = render([(first_role, placeholder + "\n" + first_text), *messages[1:]], generation_prompt)
+        cut = text.index(placeholder)
+        enc = self.tokenizer.encode
+        before = enc(text[:cut], add_special_tokens=False)
+        after = enc(text[cut + len(placeholder):], add_special_tokens=False)
+        excess = len(before) + len(enc(placeholder, add_special_tokens=False)) + len(after) - max_length
+        if excess > len(after):
+            raise ValueError(f"max_length {max_length} cuts into the image's tokens; the vllm engine expands "
+                             "whole images only (use --engine hf, which keeps the part that fits)")
+        return before + enc(pattern, add_special_tokens=False) + after[: len(after) - max(excess, 0)]

@@ -65,12 +65,17 @@ class _ReferenceVisionEmbeddings(nn.Module):
         emb = self.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
         if pixel_values.shape[2] != self.patch_size:
             raise ValueError("MiniCPM-V 2.5 expects images as one row of patches (reshape_by_patch)")
-        n = torch.tensor(emb.shape[1])
-        side = self.num_patches_per_side
-        boundaries = torch.arange(1 / side, 1.0, 1 / side)
-        coords = torch.arange(0, 1 - 1e-6, 1 / n)
-        ids = torch.bucketize(coords, boundaries, right=True)
+        ids = reference_position_ids(emb.shape[1], self.num_patches_per_side)
         return emb + self.position_embedding(ids.to(emb.device))[None]
+
+
+def reference_position_ids(n_patches: int, side: int) -> torch.Tensor:
+    """Position ids of a row of `n_patches` patches as the reference computes them: the float32 CPU
+    `arange(0, 1, 1/n)` bucketed over the `side`-wide position grid's first row. (Dividing `i / n`
+    instead, as vLLM's tower does, puts some patches in the neighbouring bucket.)"""
+    boundaries = torch.arange(1 / side, 1.0, 1 / side)
+    coords = torch.arange(0, 1 - 1e-6, 1 / torch.tensor(n_patches))
+    return torch.bucketize(coords, boundaries, right=True)
 
 
 class MiniCPMV25(nn.Module):

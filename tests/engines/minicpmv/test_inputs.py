@@ -150,3 +150,24 @@ def test_tail_truncation_at_768_with_4_slices_cuts_the_conversation_tail(inputs)
                       add_special_tokens=False)
     assert len(full) > 768
     assert enc.ids == full[:768] and enc.grid == (2, 2) and len(enc.bounds) == 5
+
+
+def test_vllm_prompt_ids_expand_to_the_hf_ids_and_never_cut_an_image(inputs):
+    """The vllm engine sends the ids with each image collapsed to vLLM's `(<image>./</image>)`: expanded back
+    with the same placeholder they must be `encode`'s ids, tail truncation included."""
+    from agiqa.engines.minicpmv.slicing import choose_grid, image_placeholder
+
+    pattern = "(<image>./</image>)"
+    tok = inputs.tokenizer
+    pat = tok.encode(pattern, add_special_tokens=False)
+    msgs = [("user", " rate this "), ("assistant", " it is sharp and well lit \n"), ("user", "how good?")]
+    for (w, h), slices, max_length in [((448, 896), 9, 4096), ((1400, 1000), 4, 768), ((1400, 1000), 9, 700),
+                                       ((300, 200), 9, 110)]:
+        img = _img(w, h)
+        ids = inputs.pattern_ids(img.size, msgs, slices, max_length, False, pattern)
+        at = next(i for i in range(len(ids)) if ids[i : i + len(pat)] == pat)
+        ph = tok.encode(image_placeholder(choose_grid(img.size, inputs.slice_config(slices)), inputs.query_num),
+                        add_special_tokens=False)
+        assert ids[:at] + ph + ids[at + len(pat):] == inputs.encode(img, msgs, slices, max_length, False).ids
+    with pytest.raises(ValueError, match="cuts into the image"):
+        inputs.pattern_ids((1400, 1000), msgs, 9, 300, False, pattern)

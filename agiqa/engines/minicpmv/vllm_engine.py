@@ -1,0 +1,115 @@
+"""The vllm engine for MiniCPM-Llama3-V 2.5: vLLM's own model, agiqa's inputs and image processor.
+
+Both passes take the ids the hf engine builds (`MiniCPMVInputs`: the reference's template, slicing and
+tail truncation), with each image's placeholder collapsed to vLLM's `(<image>./</image>)`, which vLLM
+expands back from the same slicing (`vllm_model.py`); the scoring pass sends the head's slice count
+per request. Round 1 follows the family's decoding:
+- greedy (`num_beams` 1): vLLM sampling at temperature 0 with the repetition penalty, stopping at
+  `<|end_of_text|>` or `<|eot_id|>`: the same text as the hf engine;
+- beam search (the family default, 3 beams): vLLM's `beam_search`, which has no repetition penalty
+  and ends a beam only at the tokenizer's eos (`<|end_of_text|>`); the text is cut at the first stop
+  token as the reference's decoding does, but beams are ranked without the penalty and without
+  finishing at `<|eot_id|>`, so it can differ from the reference's. Use `--engine hf` to reproduce it.
+Adapters are served as LoRA on the language model; the released ones train the vision tower,
+resampler and embeddings too (`modules_to_save`) and are refused with the fix (`agiqa merge-adapter`).
+The vision tower masks padded patches (vLLM's Idefics2 tower), where the reference does not
+(FIDELITY.md row 9): features agree with the hf engine when an image's source and slices have the same
+patch count, and differ slightly otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
+from agiqa.engines.config import decoding
+from agiqa.engines.minicpmv.engine import DESCRIBE_MAX_INPUT, FAMILY
+from agiqa.engines.minicpmv.inputs import MiniCPMVInputs
+from agiqa.engines.vllm import apart_from_base
+
+log = logging.getLogger(__name__)
+
+PATTERN = "(<image>./</image>)"
+
+
+class MiniCPMVVLLMEngine:
+    family = FAMILY
+
+    def __init__(self, cfg, aspects: tuple[str, ...]):
+        from agiqa.engines.minicpmv.vllm_plugin import ARCHITECTURE, register
+        from agiqa.engines.vllm import check_servable_adapter, require_vllm, start_vllm
+
+        require_vllm()
+        register()
+        self.cfg = cfg
+        self.aspects = tuple(aspects)
+        self.decoding = decoding(cfg, FAMILY)
+        self.adapters = adapter_dirs(cfg.adapters_dir, self.aspects)
+        for d in self.adapters.values():
+            if d is not None:
+                check_servable_adapter(d)
+        self.inputs = MiniCPMVInputs(cfg.model)
+        self.tokenizer = self.inputs.tokenizer
+        self.conversation = None
+        if self.decoding.num_beams > 1 and self.decoding.repetition_penalty != 1.0:
+            log.warning("vllm engine: round 1 by beam search (%d beams) WITHOUT the repetition penalty %.2f "
+                        "(vLLM's beam search has none); descriptions can differ from the reference's, whose "
+                        "decoding --engine hf reproduces", self.decoding.num_beams, self.decoding.repetition_penalty)
+        self.gen, self.pool, self.lora, self.dtype = start_vllm(
+            cfg, self.adapters, DESCRIBE_MAX_INPUT + self.decoding.max_new_tokens,
+            hf_overrides={"architectures": [ARCHITECTURE]})
+        self.hidden_size = int(self.gen.llm_engine.model_config.hf_config.hidden_size)
+
+    def _prompt(self, image, messages, slices: int, max_length: int, generation_prompt: bool) -> dict:
+        ids = self.inputs.pattern_ids(image.size, messages, slices, max_length, generation_prompt, PATTERN)
+        return {"prompt_token_ids": ids, "multi_modal_data": {"image": image},
+                "mm_processor_kwargs": {"max_slice_nums": slices}}
+
+    def describe(self, requests: list[DescribeRequest]) -> list[str]:
+        if not requests:
+            return []
+        prompts = [self._prompt(r.image, [("user", r.first_turn)], self.inputs.describe_slices, DESCRIBE_MAX_INPUT,
+                                True) for r in requests]
+        loras = [self.lora.get(r.aspect) for r in requests]
+        d = self.decoding
+        if d.num_beams > 1:
+            from vllm.sampling_params import BeamSearchParams
+
+            params = BeamSearchParams(beam_width=d.num_beams, max_tokens=d.max_new_tokens)
+            outs = apart_from_base(lambda p, lo: self.gen.beam_search(p, params, lora_request=lo), prompts, loras)
+            best = [o.sequences[0] for o in outs]  # tokens: the expanded prompt, then the generated ones
+            return [self._decode(b.tokens[len(b.orig_prompt["prompt_token_ids"]):]) for b in best]
+        from vllm import SamplingParams
+
+        params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty,
+                                stop_token_ids=list(self.inputs.stop_ids))
+        outs = apart_from_base(lambda p, lo: self.gen.generate(p, params, lora_request=lo, use_tqdm=False),
+                               prompts, loras)
+        return [self._decode(list(o.outputs[0].token_ids)) for o in outs]
+
+    def _decode(self, ids: list[int]) -> str:
+        for n, t in enumerate(ids):
+            if t in self.inputs.stop_ids:
+                ids = ids[:n]
+                break
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+    def encode_scoring(self, r: ScoringRequest) -> dict:
+        return self._prompt(r.image, [("user", r.first_turn), ("assistant", r.description), ("user", r.second_turn)],
+                            r.max_slices or self.inputs.describe_slices, r.max_length or self.cfg.max_length, False)
+
+    def hidden_states(self, requests: list[ScoringRequest]):
+        if not requests:
+            return []
+        outs = apart_from_base(
+            lambda p, lo: self.pool.encode(p, pooling_task="token_embed", lora_request=lo, use_tqdm=False),
+            [self.encode_scoring(r) for r in requests], [self.lora.get(r.aspect) for r in requests])
+        return [o.outputs.data.float().cpu() for o in outs]
+
+    def lm_head(self, aspect: str):
+        from agiqa.model.checkpoint import load_lm_head
+
+        return load_lm_head(self.cfg.model)
+
+    def close(self) -> None:
+        self.gen = self.pool = None  # type: ignore[assignment]
