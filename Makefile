@@ -22,7 +22,7 @@ test-fast: install
 	@$(PY) -m pytest -q -x -m 'not slow' tests/runner tests/config tests/test_layering.py tests/stages tests/methods
 
 lint: install
-	@.venv/bin/ruff check agiqa tests bench jobs
+	@.venv/bin/ruff check agiqa tests bench jobs scripts
 
 bench: install
 	@$(PY) bench/bench_fold.py
