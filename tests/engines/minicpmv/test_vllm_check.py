@@ -124,3 +124,14 @@ def test_mixed_patch_counts_follow_the_reference_not_vllm(towers, tiny_minicpmv_
     per_image = _vllm_features(vpm, res, images, whole_rows=False)  # what vLLM's MiniCPMV2_5 does
     assert (a - reference).abs().max().item() < 1e-4
     assert (a - per_image).abs().max().item() > 1e-2
+
+
+def test_vllm_loads_agiqas_minicpmv_registration_in_every_process():
+    """vLLM's worker processes (spawned on GPU machines) register plugins from this entry point, not from
+    the scoring process's imports: without it a multi-process engine would not know the architecture."""
+    from importlib.metadata import entry_points
+
+    from agiqa.engines.minicpmv import vllm_plugin
+
+    (ep,) = [e for e in entry_points(group="vllm.general_plugins") if e.name == "agiqa_minicpmv"]
+    assert ep.load() is vllm_plugin.register
