@@ -46,10 +46,15 @@ def towers(tiny_minicpmv_dir):
     for f in sorted(tiny_minicpmv_dir.glob("model-*.safetensors")):
         state.update(load_file(str(f)))
     vc = Idefics2VisionConfig(**{k: v for k, v in cfg["vision_config"].items() if k != "model_type"})
+    from vllm.distributed.parallel_state import model_parallel_is_initialized
+
+    # an in-process vLLM engine of an earlier test may have set up (and kept) the groups already
+    fresh = not model_parallel_is_initialized()
     with set_current_vllm_config(VllmConfig()):
-        init_distributed_environment(world_size=1, rank=0, local_rank=0, backend="gloo",
-                                     distributed_init_method=f"tcp://127.0.0.1:{_free_port()}")
-        initialize_model_parallel(1, 1)
+        if fresh:
+            init_distributed_environment(world_size=1, rank=0, local_rank=0, backend="gloo",
+                                         distributed_init_method=f"tcp://127.0.0.1:{_free_port()}")
+            initialize_model_parallel(1, 1)
         vpm = Idefics2VisionTransformer(vc, apply_encoder_attention_mask=True)
         hidden = cfg["hidden_size"]
         res = vmod.Resampler2_5(num_queries=cfg["query_num"], embed_dim=hidden, num_heads=max(1, hidden // 128),
@@ -67,8 +72,9 @@ def towers(tiny_minicpmv_dir):
     torch.cuda.is_current_stream_capturing = lambda: False
     yield ours, vpm.eval().float(), res.eval().float()
     torch.cuda.is_current_stream_capturing = orig
-    destroy_model_parallel()
-    destroy_distributed_environment()
+    if fresh:
+        destroy_model_parallel()
+        destroy_distributed_environment()
 
 
 def _images(inputs, sizes, slices):
