@@ -20,7 +20,7 @@ import torch
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.config import decoding
-from agiqa.engines.minicpmv.inputs import Encoded, MiniCPMVInputs
+from agiqa.engines.minicpmv.inputs import Encoded, MiniCPMVInputs, scoring_messages
 from agiqa.engines.minicpmv.model import MiniCPMV25
 
 log = logging.getLogger(__name__)
@@ -112,22 +112,14 @@ class MiniCPMVEngine:
                     num_beams=d.num_beams, repetition_penalty=d.repetition_penalty,
                     eos_token_id=self.inputs.stop_ids, pad_token_id=0)
             for i, row in zip(idx, gen.tolist(), strict=True):
-                out[i] = self._decode(row)
+                out[i] = self.inputs.decode(row)
         return out
 
-    def _decode(self, ids: list[int]) -> str:
-        """The reference's `_decode_text`: cut at the first stop token, drop specials, strip."""
-        for n, t in enumerate(ids):
-            if t in self.inputs.stop_ids:
-                ids = ids[:n]
-                break
-        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def encode_scoring(self, r: ScoringRequest) -> Encoded:
         slices = r.max_slices or self.inputs.describe_slices
-        return self.inputs.encode(r.image, [("user", r.first_turn), ("assistant", r.description),
-                                            ("user", r.second_turn)],
-                                  slices, r.max_length or self.cfg.max_length, generation_prompt=False)
+        return self.inputs.encode(r.image, scoring_messages(r), slices, r.max_length or self.cfg.max_length,
+                                  generation_prompt=False)
 
     @torch.inference_mode()
     def hidden_states(self, requests: list[ScoringRequest]) -> list[torch.Tensor]:

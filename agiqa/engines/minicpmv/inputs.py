@@ -46,6 +46,11 @@ def load_tokenizer(model_dir: str | Path):
     return tok
 
 
+def scoring_messages(r) -> list[tuple[str, str]]:
+    """The scoring pass's conversation for a `ScoringRequest`: [user, assistant (the description), user]."""
+    return [("user", r.first_turn), ("assistant", r.description), ("user", r.second_turn)]
+
+
 def render(messages: list[tuple[str, str]], generation_prompt: bool) -> str:
     text = BOS + "".join(HEADER.format(role=r) + c.strip() + EOT for r, c in messages)
     return text + (HEADER.format(role="assistant") if generation_prompt else "")
@@ -77,6 +82,15 @@ class MiniCPMVInputs:
         t = self.tokenizer
         self.im_start, self.im_end = t.convert_tokens_to_ids("<image>"), t.convert_tokens_to_ids("</image>")
         self.stop_ids = [t.convert_tokens_to_ids(EOS), t.convert_tokens_to_ids(EOT)]
+
+    def decode(self, ids: list[int]) -> str:
+        """Generated ids to text as the reference's `_decode_text`: cut at the first stop token, drop
+        specials, strip."""
+        for n, t in enumerate(ids):
+            if t in self.stop_ids:
+                ids = ids[:n]
+                break
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def slice_config(self, max_slices: int) -> SliceConfig:
         return SliceConfig(max_slice_nums=max_slices, scale_resolution=self.scale, patch_size=self.patch)

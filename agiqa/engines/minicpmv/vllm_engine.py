@@ -24,7 +24,7 @@ import logging
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.config import decoding
 from agiqa.engines.minicpmv.engine import DESCRIBE_MAX_INPUT, FAMILY
-from agiqa.engines.minicpmv.inputs import MiniCPMVInputs
+from agiqa.engines.minicpmv.inputs import MiniCPMVInputs, scoring_messages
 from agiqa.engines.vllm import apart_from_base
 
 log = logging.getLogger(__name__)
@@ -78,25 +78,19 @@ class MiniCPMVVLLMEngine:
             params = BeamSearchParams(beam_width=d.num_beams, max_tokens=d.max_new_tokens)
             outs = apart_from_base(lambda p, lo: self.gen.beam_search(p, params, lora_request=lo), prompts, loras)
             best = [o.sequences[0] for o in outs]  # tokens: the expanded prompt, then the generated ones
-            return [self._decode(b.tokens[len(b.orig_prompt["prompt_token_ids"]):]) for b in best]
+            return [self.inputs.decode(b.tokens[len(b.orig_prompt["prompt_token_ids"]):]) for b in best]
         from vllm import SamplingParams
 
         params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty,
                                 stop_token_ids=list(self.inputs.stop_ids))
         outs = apart_from_base(lambda p, lo: self.gen.generate(p, params, lora_request=lo, use_tqdm=False),
                                prompts, loras)
-        return [self._decode(list(o.outputs[0].token_ids)) for o in outs]
+        return [self.inputs.decode(list(o.outputs[0].token_ids)) for o in outs]
 
-    def _decode(self, ids: list[int]) -> str:
-        for n, t in enumerate(ids):
-            if t in self.inputs.stop_ids:
-                ids = ids[:n]
-                break
-        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def encode_scoring(self, r: ScoringRequest) -> dict:
-        return self._prompt(r.image, [("user", r.first_turn), ("assistant", r.description), ("user", r.second_turn)],
-                            r.max_slices or self.inputs.describe_slices, r.max_length or self.cfg.max_length, False)
+        return self._prompt(r.image, scoring_messages(r), r.max_slices or self.inputs.describe_slices,
+                            r.max_length or self.cfg.max_length, False)
 
     def hidden_states(self, requests: list[ScoringRequest]):
         if not requests:
