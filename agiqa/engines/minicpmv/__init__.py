@@ -12,4 +12,11 @@ unchanged.
     model.py       MiniCPMV25: vision tower + resampler + Llama, loading a released folder
     inputs.py      tokenizer, the reference's Llama-3 template, token ids, image bounds, truncation
     engine.py      the `Engine` for this family (round 1 by beam search, the scoring pass)
+    merge.py       merge an adapter (LoRA + modules_to_save) into a plain checkpoint, released layout
+  vLLM, without the release's remote code:
+    hf_config.py   the released config.json as a transformers config class (for AutoConfig)
+    image_processor.py   the image processor vLLM's MiniCPM-V support asks for, built on slicing.py
+    vllm_model.py  vLLM's MiniCPMV2_5 registered with agiqa's processing and the reference's vision pass
+    vllm_plugin.py registration (in-process and via the `vllm.general_plugins` entry point)
+    vllm_engine.py the `Engine` on vLLM (round 1 greedy or vLLM's beam search, pooling for hidden states)
 """

@@ -25,11 +25,10 @@ from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.config import decoding
 from agiqa.engines.minicpmv.engine import DESCRIBE_MAX_INPUT, FAMILY
 from agiqa.engines.minicpmv.inputs import MiniCPMVInputs, scoring_messages
+from agiqa.engines.minicpmv.vllm_plugin import IMAGE_PATTERN
 from agiqa.engines.vllm import apart_from_base
 
 log = logging.getLogger(__name__)
-
-PATTERN = "(<image>./</image>)"
 
 
 class MiniCPMVVLLMEngine:
@@ -61,7 +60,7 @@ class MiniCPMVVLLMEngine:
         self.hidden_size = int(self.gen.llm_engine.model_config.hf_config.hidden_size)
 
     def _prompt(self, image, messages, slices: int, max_length: int, generation_prompt: bool) -> dict:
-        ids = self.inputs.pattern_ids(image.size, messages, slices, max_length, generation_prompt, PATTERN)
+        ids = self.inputs.pattern_ids(image.size, messages, slices, max_length, generation_prompt, IMAGE_PATTERN)
         return {"prompt_token_ids": ids, "multi_modal_data": {"image": image},
                 "mm_processor_kwargs": {"max_slice_nums": slices}}
 

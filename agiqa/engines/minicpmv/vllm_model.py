@@ -32,9 +32,7 @@ from vllm.multimodal.processing import PromptReplacement, PromptUpdateDetails
 from agiqa.engines.minicpmv.image_processor import MiniCPMV25ImageProcessor
 from agiqa.engines.minicpmv.model import reference_position_ids
 from agiqa.engines.minicpmv.slicing import SpecialTokens
-
-#: The prompt text vLLM's MiniCPM-V support expands into an image's placeholder.
-IMAGE_PATTERN = "(<image>./</image>)"
+from agiqa.engines.minicpmv.vllm_plugin import IMAGE_PATTERN
 
 if not torch.backends.cuda.is_built():
     # vLLM's Resampler2_5.forward asks torch.cuda.is_current_stream_capturing(), which raises on CPU-only

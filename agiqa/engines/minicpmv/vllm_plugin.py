@@ -10,6 +10,8 @@ from __future__ import annotations
 #: The architecture name agiqa's engine asks vLLM for (`hf_overrides`); the release's `MiniCPMV`
 #: stays vLLM's own (which would load the checkpoint's remote image processor).
 ARCHITECTURE = "AgiqaMiniCPMV25"
+#: The prompt text vLLM's MiniCPM-V support expands into an image's placeholder.
+IMAGE_PATTERN = "(<image>./</image>)"
 
 
 def register() -> None:
