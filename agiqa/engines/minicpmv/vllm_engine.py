@@ -7,9 +7,11 @@ per request. Round 1 follows the family's decoding:
 - greedy (`num_beams` 1): vLLM sampling at temperature 0 with the repetition penalty, stopping at
   `<|end_of_text|>` or `<|eot_id|>`: the same text as the hf engine;
 - beam search (the family default, 3 beams): vLLM's `beam_search`, which has no repetition penalty
-  and ends a beam only at the tokenizer's eos (`<|end_of_text|>`); the text is cut at the first stop
-  token as the reference's decoding does, but beams are ranked without the penalty and without
-  finishing at `<|eot_id|>`, so it can differ from the reference's. Use `--engine hf` to reproduce it.
+  and ends a beam only at its tokenizer's eos. The chat model ends its turn with `<|eot_id|>` (the
+  released eos is `<|end_of_text|>`), so vLLM is given the same tokenizer with `<|eot_id|>` as its eos
+  (`eot_tokenizer`); otherwise every beam would run on to the 1,024-token cap. The reference ends
+  beams at either token, and applies the penalty, so the text can differ from the reference's; use
+  `--engine hf` to reproduce it.
 Adapters are served as LoRA on the language model; the released ones train the vision tower,
 resampler and embeddings too (`modules_to_save`) and are refused with the fix (`agiqa merge-adapter`).
 The vision tower masks padded patches (vLLM's Idefics2 tower), where the reference does not
@@ -19,16 +21,41 @@ patch count, and differ slightly otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import os
+from pathlib import Path
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.config import decoding
 from agiqa.engines.minicpmv.engine import DESCRIBE_MAX_INPUT, FAMILY
-from agiqa.engines.minicpmv.inputs import MiniCPMVInputs, scoring_messages
+from agiqa.engines.minicpmv.inputs import BOS, EOT, MiniCPMVInputs, scoring_messages
 from agiqa.engines.minicpmv.vllm_plugin import IMAGE_PATTERN
 from agiqa.engines.vllm import apart_from_base
 
 log = logging.getLogger(__name__)
+
+
+def eot_tokenizer(model_dir: str | Path) -> str:
+    """A tokenizer folder for vLLM: the release's `tokenizer.json` (linked, not copied) as a plain fast
+    tokenizer whose eos is `<|eot_id|>`, in agiqa's cache, keyed by the file's path and mtime. The
+    release's `tokenizer_config.json` names a remote class, which is never loaded."""
+    from agiqa.paths import cache_dir
+
+    src = Path(model_dir).resolve() / "tokenizer.json"
+    key = hashlib.sha256(f"{src}:{src.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    out = cache_dir() / "vllm-tokenizers" / key
+    if not (out / "tokenizer_config.json").is_file():  # several actors may get here at once: each step is atomic
+        out.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            (out / "tokenizer.json").symlink_to(src)
+        tmp = out / f"tokenizer_config.json.{os.getpid()}"
+        tmp.write_text(json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOT,
+                                   "unk_token": "<unk>", "model_max_length": 1_000_000}, indent=2) + "\n")
+        os.replace(tmp, out / "tokenizer_config.json")
+    return str(out)
 
 
 class MiniCPMVVLLMEngine:
@@ -56,7 +83,7 @@ class MiniCPMVVLLMEngine:
                         "decoding --engine hf reproduces", self.decoding.num_beams, self.decoding.repetition_penalty)
         self.gen, self.pool, self.lora, self.dtype = start_vllm(
             cfg, self.adapters, DESCRIBE_MAX_INPUT + self.decoding.max_new_tokens,
-            hf_overrides={"architectures": [ARCHITECTURE]})
+            hf_overrides={"architectures": [ARCHITECTURE]}, tokenizer=eot_tokenizer(cfg.model))
         self.hidden_size = int(self.gen.llm_engine.model_config.hf_config.hidden_size)
 
     def _prompt(self, image, messages, slices: int, max_length: int, generation_prompt: bool) -> dict:

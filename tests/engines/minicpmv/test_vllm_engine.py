@@ -98,7 +98,27 @@ def test_hidden_states_equal_on_every_image_with_the_heads_slices(engines):
     assert (theirs[0] - theirs[3]).abs().max() > 1e-3  # the LoRA takes effect in the pooling pass
 
 
+def test_beam_search_equals_hf_without_penalty_and_ends_at_eot(engines):
+    """The family's default round 1 is beam search; vLLM's has no repetition penalty, so at penalty 1.0 the
+    two engines must agree, and vLLM's beams end at `<|eot_id|>` (its tokenizer's eos), as the chat turn does."""
+    from agiqa.engines.base import DescribeRequest
+    from agiqa.engines.config import Decoding
+
+    h, v = engines
+    assert v.gen.get_tokenizer().eos_token == "<|eot_id|>"
+    beams = Decoding(num_beams=3, repetition_penalty=1.0, max_new_tokens=8)
+    h.decoding, v.decoding = beams, beams
+    try:
+        reqs = [DescribeRequest(a, im, "Describe the quality of this image.") for im in _imgs()[:3]
+                for a in ("quality", "correspondence")]
+        assert v.describe(reqs) == h.describe(reqs)
+    finally:
+        h.decoding = v.decoding = Decoding(num_beams=1, repetition_penalty=1.0, max_new_tokens=8)
+
+
 def test_released_adapters_are_refused_then_served_once_merged(tiny_minicpmv_dir, tmp_path):
+    # last in this file: closing an in-process vLLM engine tears down vLLM's process-wide parallel state,
+    # which the module's engines (still open until the module ends) would need
     from agiqa.engines import build_engine
     from agiqa.engines.base import ScoringRequest
     from agiqa.engines.config import EngineConfig
@@ -121,3 +141,4 @@ def test_released_adapters_are_refused_then_served_once_merged(tiny_minicpmv_dir
     finally:
         v.close()
         h.close()
+
