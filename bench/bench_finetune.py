@@ -4,9 +4,11 @@ Builds a random-weight Qwen2-VL of a real family size (`--preset`, shapes from
 bench_gpu_engine.PRESETS) through `agiqa.testing.tiny_model.build_tiny_model`, encodes procedural rows
 with teacher descriptions (`agiqa.data.learnability`) through the real `ExampleEncoder`, and
 times `distill` (transformers' Trainer, the same loop `agiqa finetune` runs) per batch size, after
-a warm-up run. The floor: LoRA training costs about 4 FLOPs per parameter per token (forward
-2, backward through frozen weights 2; LoRA's own weights are negligible), so
-samples/s ≤ peak FLOP/s / (4 · parameters · tokens per sample).
+a warm-up run. The floor: the LoRA sits on the language model only, so the vision tower runs
+forward only (2 FLOPs per parameter per patch, before the 2x2 merge) and the language model
+forward plus the input-gradient backward through its frozen weights (4 FLOPs per parameter per
+token; LoRA's own weights and the attention scores are negligible at these lengths), so
+samples/s ≤ peak FLOP/s / (2 · vision parameters · patches + 4 · language parameters · tokens).
 
     python -m bench.bench_finetune --preset tiny --device cpu --steps 6            # here, 2 cores
     python -m bench.bench_finetune --preset qwen2vl-2b --bf16 --batch-sizes 4,16   # one GPU
@@ -42,6 +44,8 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--profile", action="store_true",
+                    help="After the timed runs, profile 3 steps at the last batch size: top kernels by GPU time.")
     ap.add_argument("--peak-tflops", type=float, help="Device peak (default: 989 for H100 bf16, else none).")
     args = ap.parse_args()
 
@@ -63,11 +67,15 @@ def main() -> None:
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).to(args.device)
     params = sum(t.numel() for t in model.parameters())
+    vision = sum(t.numel() for n, t in model.named_parameters() if ".visual." in f".{n}")
+    patches = sum(int(e["image_grid_thw"].prod()) for e in examples) / len(examples)
+    flops_per_sample = 2 * vision * patches + 4 * (params - vision) * tokens
     model = D.add_lora(model, D.DistillSettings())
     pad = processor.tokenizer.pad_token_id
     peak = args.peak_tflops or (989.0 if args.device == "cuda" and args.bf16 else None)
-    print(f"{args.preset}: {params / 1e9:.2f} B parameters, {tokens:.0f} tokens per sample "
-          f"({args.image_size}px images), device {args.device}", flush=True)
+    print(f"{args.preset}: {params / 1e9:.2f} B parameters ({vision / 1e9:.2f} B vision), {tokens:.0f} tokens "
+          f"and {patches:.0f} patches per sample ({args.image_size}px images), "
+          f"{flops_per_sample / 1e12:.2f} TFLOP per sample, device {args.device}", flush=True)
     for bs in sizes:
         data = (examples * (args.steps * bs // len(examples) + 1))[: args.steps * bs]
         settings = D.DistillSettings(max_steps=args.steps, batch_size=bs, bf16=args.bf16,
@@ -89,10 +97,20 @@ def main() -> None:
              "tokens_per_s": round(sps * tokens), "seconds": round(dt, 1),
              "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1) if args.device == "cuda" else None}
         if peak:
-            floor = peak * 1e12 / (4 * params * tokens)
+            floor = peak * 1e12 / flops_per_sample
             r["floor_samples_per_s"] = round(floor, 1)
             r["fraction_of_floor"] = round(sps / floor, 3)
         print(json.dumps(r), flush=True)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        bs = sizes[-1]
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+        with tempfile.TemporaryDirectory() as work, profile(activities=acts) as prof:
+            D.distill(model, examples[: bs] * 3, pad, D.DistillSettings(max_steps=3, batch_size=bs, bf16=args.bf16),
+                      work)
+        key = "self_cuda_time_total" if args.device == "cuda" else "self_cpu_time_total"
+        print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=70), flush=True)
 
 
 if __name__ == "__main__":
