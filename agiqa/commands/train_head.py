@@ -139,6 +139,7 @@ def run_clip(args) -> int:
 
 def run_m3(args) -> int:
     import logging
+    import time
     from pathlib import Path
 
     from agiqa.commands import aspects_and_prompts
@@ -170,6 +171,7 @@ def run_m3(args) -> int:
     engine = HFEngine(ecfg, aspects)
     cache = args.cache or str(Path(args.output) / ".feature-cache")
     for k, aspect in enumerate(aspects):
+        t0 = time.perf_counter()
         ids = [str(r.get("id", i)) for i, (r, _) in enumerate(good)]
         convs = training_conversations(good, aspect, prompts, engine.conversation, args.max_new_tokens,
                                        args.max_length)
@@ -180,10 +182,12 @@ def run_m3(args) -> int:
             for i, d in zip(val_idx, val_descriptions(engine, val_source[aspect], [good[i][0] for i in val_idx],
                                                       [convs[i] for i in val_idx]), strict=True):
                 descs[i] = d
+        t_val = time.perf_counter()
         key = cache_key(str(args.model), str(engine.adapters.get(aspect)), aspect, args.prompt_set,
                         args.max_length, ids, descs, [c.first_turn for c in convs])
         feats, hit = cached_features(cache, key, lambda c=convs, d=descs: compute_features(
             engine, c, d, args.batch_size))
+        t_feats = time.perf_counter()
         y = [float(r[f"{aspect}_mos"]) for r, _ in good]
         head = initial_head(args, init, aspect, k)
         head.config.aspect = aspect
@@ -201,7 +205,8 @@ def run_m3(args) -> int:
         print(f"{aspect}: features {'from cache' if hit else 'computed'}; loss {hist['loss'][0]:.3f} -> "
               f"{hist['loss'][-1]:.3f}; best val SRCC {best:.3f} (epoch {hist['best_epoch']}; val descriptions: "
               f"{'none' if args.no_description else val_source[aspect]}); "
-              f"wrote {Path(args.output) / aspect}")
+              f"{t_val - t0:.0f} s val descriptions, {t_feats - t_val:.0f} s features, "
+              f"{time.perf_counter() - t_feats:.0f} s head; wrote {Path(args.output) / aspect}", flush=True)
     return 0
 
 
