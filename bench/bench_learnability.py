@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from agiqa.demo import per_aspect
+
 
 def agiqa(*args: str) -> float:
     t0 = time.perf_counter()
@@ -39,13 +41,17 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/agiqa-learnability")
     ap.add_argument("--train-rows", type=int, default=600)
     ap.add_argument("--test-rows", type=int, default=100)
-    ap.add_argument("--ft-epochs", default="12")
+    ap.add_argument("--ft-epochs", default="12",
+                    help="finetune --epochs: one number, or per aspect as `make demo` takes it "
+                         "(quality=3,correspondence=12,authenticity=3)")
     ap.add_argument("--ft-lr", default="2e-3")
     ap.add_argument("--head-epochs", default="15")
     ap.add_argument("--head-lr", default="1e-3")
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
+    ap.add_argument("--pretrain-rows", default="12000", help="make-tiny-model --pretrain-rows (when it builds the model)")
+    ap.add_argument("--pretrain-epochs", default="10", help="make-tiny-model --pretrain-epochs")
     ap.add_argument("--seed", default="0", help="Training seed (finetune and train-head); the data seeds stay fixed, "
                                                 "so runs with different seeds measure training's spread.")
     ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
@@ -61,17 +67,22 @@ def main() -> int:
     t: dict[str, float] = {}
     t["make"] = 0.0
     if not model.is_dir():
-        t["make"] += agiqa("make-tiny-model", str(model), *([] if args.random_vision else ["--pretrain-vision"]))
+        t["make"] += agiqa("make-tiny-model", str(model), *([] if args.random_vision else [
+            "--pretrain-vision", "--pretrain-rows", args.pretrain_rows, "--pretrain-epochs", args.pretrain_epochs]))
     if not train.is_dir():
         t["make"] += agiqa("make-demo-data", str(train), "--rows", str(args.train_rows), "--shards", "4", "--seed",
                            "11")
     if not test.is_dir():
         t["make"] += agiqa("make-demo-data", str(test), "--rows", str(args.test_rows), "--shards", "2", "--seed",
                            "12")
-    t["finetune"] = agiqa("finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
-                          "--aspects", args.aspects, "--epochs", args.ft_epochs, "--lr", args.ft_lr, "--seed", args.seed,
-                          "--lora-targets", args.lora_targets,
-                          *(["--tune-vision"] if args.tune_vision else []))
+    t["finetune"] = 0.0
+    epochs = per_aspect(args.ft_epochs, "--ft-epochs")
+    aspects = args.aspects.split(",")
+    for n in dict.fromkeys(epochs[a] for a in aspects):  # one finetune per epoch count
+        group = [a for a in aspects if epochs[a] == n]
+        t["finetune"] += agiqa("finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
+                               "--aspects", ",".join(group), "--epochs", n, "--lr", args.ft_lr, "--seed", args.seed,
+                               "--lora-targets", args.lora_targets, *(["--tune-vision"] if args.tune_vision else []))
     t["train_head"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                             "--output", str(heads), "--aspects", args.aspects, "--epochs", args.head_epochs,
                             "--lr", args.head_lr, "--max-new-tokens", args.max_new_tokens, "--seed", args.seed)

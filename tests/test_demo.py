@@ -40,7 +40,7 @@ def test_a_fresh_run_finetunes_each_epoch_group_once(tmp_path, monkeypatch, caps
     calls = run_recorded(tmp_path, monkeypatch, capsys)
     finetunes = [c for c in calls if c[0] == "finetune"]
     groups = {c[c.index("--aspects") + 1]: c[c.index("--epochs") + 1] for c in finetunes}
-    assert groups == {"quality,authenticity": "3", "correspondence": "12"}
+    assert groups == {"quality,authenticity": "2", "correspondence": "12"}
     out = capsys.readouterr().out
     assert "== summary" in out and "correspondence 0.50" in out
 

@@ -17,8 +17,10 @@ def add_arguments(p) -> None:
                    help="Pretrain the vision tower on procedural images (a real checkpoint's tower comes pretrained; "
                         "about 2 minutes on 2 cores; with --method clip-agiqa the whole CLIP, on image-caption "
                         "pairs). Needed for learnability runs and the demo's meaningful scores.")
-    p.add_argument("--pretrain-rows", type=int, default=3000)
-    p.add_argument("--pretrain-epochs", type=int, default=20)
+    p.add_argument("--pretrain-rows", type=int,
+                   help="Procedural pretraining images (default: the builder's; the MLLM tower's accuracy grows with "
+                        "distinct images more than with epochs: docs/training.md)")
+    p.add_argument("--pretrain-epochs", type=int, help="Pretraining epochs (default: the builder's).")
 
 
 def run(args) -> int:
@@ -27,14 +29,16 @@ def run(args) -> int:
     from agiqa.testing.tiny_model import build_tiny_model
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    if args.pretrain_rows < 100 or args.pretrain_epochs < 1:
+    if (args.pretrain_rows is not None and args.pretrain_rows < 100) or (
+            args.pretrain_epochs is not None and args.pretrain_epochs < 1):
         from agiqa.errors import UserError
 
         raise UserError("--pretrain-rows must be at least 100 and --pretrain-epochs at least 1")
+    given = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs}
+    pretrain = {k: v for k, v in given.items() if v is not None} if args.pretrain_vision else None
     if args.method == "clip-agiqa":
         from agiqa.testing.tiny_clip import build_tiny_clip
 
-        pretrain = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs} if args.pretrain_vision else None
         print(f"wrote tiny CLIP to {build_tiny_clip(args.dir, seed=args.seed, pretrain=pretrain)}")
         return 0
     if args.family == "minicpmv":
@@ -42,7 +46,6 @@ def run(args) -> int:
 
         print(f"wrote tiny MiniCPM-V 2.5 to {build_tiny_minicpmv(args.dir, seed=args.seed, head_dim=args.head_dim)}")
         return 0
-    pretrain = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs} if args.pretrain_vision else None
     out = build_tiny_model(args.dir, seed=args.seed, head_dim=args.head_dim, pretrain_vision=pretrain)
     print(f"wrote tiny model to {out}")
     return 0

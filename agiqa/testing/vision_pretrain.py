@@ -94,7 +94,7 @@ def _init_for_pretraining(visual, sample_patches) -> None:
                 out.bias.zero_()
 
 
-def pretrain_vision_tower(model, processor, rows: int = 3000, seed: int = 1000, epochs: int = 20,
+def pretrain_vision_tower(model, processor, rows: int = 8000, seed: int = 1000, epochs: int = 8,
                           lr: float = 3e-3, batch_size: int = 64, test_rows: int = 400, size: int = 96,
                           log=print) -> dict:
     """Re-initialise and train `model`'s vision tower in place on procedural visual facts.

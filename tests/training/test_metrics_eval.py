@@ -43,6 +43,21 @@ def test_procedural_data_mos_follows_degradations():
     assert make_row(5, seed=0) == make_row(5, seed=0)  # deterministic
 
 
+def test_procedural_glitch_blocks_are_each_visible():
+    """The authenticity MOS counts glitch blocks: overlapping blocks would merge into fewer than scored."""
+    from scipy import ndimage
+
+    from agiqa.data.learnability import MAX_GLITCHES, _glitch_corners
+
+    rng = np.random.default_rng(0)
+    for trial in range(500):
+        n = trial % (MAX_GLITCHES + 1)
+        mask = np.zeros((96, 96), bool)
+        for x, y in _glitch_corners(n, 96, rng):
+            mask[y : y + 19, x : x + 19] = True
+        assert ndimage.label(mask)[1] == n
+
+
 def test_eval_on_scored_rows():
     from agiqa.evaluation.evaluate import evaluate
 
