@@ -34,14 +34,15 @@ def step(title: str, args: list[str]) -> None:
     TIMES.append((args[0], time.perf_counter() - t0))
 
 
-def per_aspect(value: str, flag: str) -> dict[str, str]:
-    """`3` (every aspect) or `quality=3,correspondence=12,authenticity=3` -> {aspect: value}."""
+def epoch_groups(value: str, flag: str, aspects: tuple[str, ...] | list[str] = ASPECTS) -> list[tuple[str, list[str]]]:
+    """`3` (every aspect) or `quality=3,correspondence=12,authenticity=3` -> [(epochs, [aspects])], one
+    `finetune --aspects` call per epoch count, in aspect order (shared with bench_learnability)."""
     if "=" not in value:
-        return dict.fromkeys(ASPECTS, value)
-    out = dict(part.split("=", 1) for part in value.split(","))
-    if set(out) != set(ASPECTS):
-        sys.exit(f"demo: {flag} {value!r} must name every aspect once ({', '.join(ASPECTS)})")
-    return out
+        return [(value, list(aspects))]
+    given = dict(part.split("=", 1) for part in value.split(","))
+    if set(given) != set(aspects):
+        sys.exit(f"demo: {flag} {value!r} must name every aspect once ({', '.join(aspects)})")
+    return [(n, [a for a in aspects if given[a] == n]) for n in dict.fromkeys(given[a] for a in aspects)]
 
 
 def summary(work: Path, total: float) -> None:
@@ -89,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if not train.is_dir():
             step("write a training set (other seed) with MOS and teacher descriptions",
                  ["make-demo-data", str(train), "--rows", str(args.train_rows), "--shards", "2", "--seed", "11"])
-        epochs = per_aspect(args.ft_epochs, "--ft-epochs")
-        for n in dict.fromkeys(epochs.values()):  # one finetune per epoch count, in first-seen order
-            group = [a for a in ASPECTS if epochs[a] == n]
+        for n, group in epoch_groups(args.ft_epochs, "--ft-epochs"):
             if all((adapters / a / "adapter_config.json").is_file() for a in group):
                 continue
             step(f"distil the describer: one LoRA adapter per aspect on the teacher's conversations "

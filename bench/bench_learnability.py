@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from agiqa.demo import per_aspect
+from agiqa.demo import epoch_groups
 
 
 def agiqa(*args: str) -> float:
@@ -47,11 +47,12 @@ def main() -> int:
     ap.add_argument("--ft-lr", default="2e-3")
     ap.add_argument("--head-epochs", default="15")
     ap.add_argument("--head-lr", default="1e-3")
+    ap.add_argument("--head-batch-size", default="8", help="train-head --batch-size")
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
-    ap.add_argument("--pretrain-rows", default="12000", help="make-tiny-model --pretrain-rows (when it builds the model)")
-    ap.add_argument("--pretrain-epochs", default="10", help="make-tiny-model --pretrain-epochs")
+    ap.add_argument("--pretrain-rows", default="24000", help="make-tiny-model --pretrain-rows (when it builds the model)")
+    ap.add_argument("--pretrain-epochs", default="6", help="make-tiny-model --pretrain-epochs")
     ap.add_argument("--seed", default="0", help="Training seed (finetune and train-head); the data seeds stay fixed, "
                                                 "so runs with different seeds measure training's spread.")
     ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
@@ -76,16 +77,14 @@ def main() -> int:
         t["make"] += agiqa("make-demo-data", str(test), "--rows", str(args.test_rows), "--shards", "2", "--seed",
                            "12")
     t["finetune"] = 0.0
-    epochs = per_aspect(args.ft_epochs, "--ft-epochs")
-    aspects = args.aspects.split(",")
-    for n in dict.fromkeys(epochs[a] for a in aspects):  # one finetune per epoch count
-        group = [a for a in aspects if epochs[a] == n]
+    for n, group in epoch_groups(args.ft_epochs, "--ft-epochs", args.aspects.split(",")):
         t["finetune"] += agiqa("finetune", "--data", str(train), "--model", str(model), "--output", str(adapters),
                                "--aspects", ",".join(group), "--epochs", n, "--lr", args.ft_lr, "--seed", args.seed,
                                "--lora-targets", args.lora_targets, *(["--tune-vision"] if args.tune_vision else []))
     t["train_head"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                             "--output", str(heads), "--aspects", args.aspects, "--epochs", args.head_epochs,
-                            "--lr", args.head_lr, "--max-new-tokens", args.max_new_tokens, "--seed", args.seed)
+                            "--lr", args.head_lr, "--batch-size", args.head_batch_size,
+                            "--max-new-tokens", args.max_new_tokens, "--seed", args.seed)
     common = ["--input", str(test), "--model", str(model), "--adapters", str(adapters), "--aspects", args.aspects,
               "--runner", "local", "--no-progress", "--overwrite", "--max-new-tokens", args.max_new_tokens]
     t["score"] = agiqa("score", *common, "--output", str(w / "scored"), "--heads", str(heads))
@@ -94,7 +93,7 @@ def main() -> int:
     if not args.skip_ablation:
         t["ablation"] = agiqa("train-head", "--data", str(train), "--model", str(model), "--adapters", str(adapters),
                               "--output", str(heads_nd), "--aspects", args.aspects, "--epochs", args.head_epochs,
-                              "--lr", args.head_lr, "--no-description")
+                              "--lr", args.head_lr, "--batch-size", args.head_batch_size, "--no-description")
         t["ablation"] += agiqa("score", *common, "--output", str(w / "scored-no-desc"), "--heads", str(heads_nd),
                                "--no-describe")
         t["ablation"] += agiqa("eval", "--scored", str(w / "scored-no-desc"), "--labels", str(test), "--json",

@@ -11,12 +11,14 @@ import pytest
 from agiqa import demo
 
 
-def test_per_aspect_epochs():
-    assert demo.per_aspect("4", "--ft-epochs") == {"quality": "4", "correspondence": "4", "authenticity": "4"}
-    assert demo.per_aspect("quality=3,correspondence=12,authenticity=2", "--ft-epochs") == {
-        "quality": "3", "correspondence": "12", "authenticity": "2"}
+def test_epoch_groups():
+    assert demo.epoch_groups("4", "--ft-epochs") == [("4", ["quality", "correspondence", "authenticity"])]
+    assert demo.epoch_groups("quality=3,correspondence=12,authenticity=3", "--ft-epochs") == [
+        ("3", ["quality", "authenticity"]), ("12", ["correspondence"])]
+    assert demo.epoch_groups("correspondence=12,quality=2", "--ft-epochs", ["quality", "correspondence"]) == [
+        ("2", ["quality"]), ("12", ["correspondence"])]
     with pytest.raises(SystemExit, match="every aspect"):
-        demo.per_aspect("quality=3,correspondence=12", "--ft-epochs")
+        demo.epoch_groups("quality=3,correspondence=12", "--ft-epochs")
 
 
 def run_recorded(tmp_path, monkeypatch, capsys) -> list[list[str]]:
