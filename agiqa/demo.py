@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-ASPECTS = ("quality", "correspondence", "authenticity")
+from agiqa.aspects import ASPECTS
+
 TIMES: list[tuple[str, float]] = []  # (first word of the command, seconds), for the summary
 
 

@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
     p.add_argument("--head-dim", type=int, default=64, help="M3 head width (the reference uses 512).")
     p.add_argument("--pretrain-vision", action="store_true",
                    help="Pretrain the vision tower on procedural images (a real checkpoint's tower comes pretrained; "
-                        "about 2 minutes on 2 cores; with --method clip-agiqa the whole CLIP, on image-caption "
+                        "about 1.5 minutes on 2 cores; with --method clip-agiqa the whole CLIP, on image-caption "
                         "pairs). Needed for learnability runs and the demo's meaningful scores.")
     p.add_argument("--pretrain-rows", type=int,
                    help="Procedural pretraining images (default: the builder's; the MLLM tower's accuracy grows with "
