@@ -9,7 +9,7 @@ Runs the real commands end to end on the procedural dataset whose true MOS is kn
 and the ablation: a head trained and scored with round 1 skipped (empty description). Prints
 per-stage wall time and SRCC/PLCC per aspect for both, and writes them as JSON.
 
-    python bench/bench_learnability.py [--workdir DIR] [--train-rows 600] [--test-rows 100]
+    python bench/bench_learnability.py [--workdir DIR] [--train-rows 1200] [--test-rows 100] [--seed 0]
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ def agiqa(*args: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default="/tmp/agiqa-learnability")
-    ap.add_argument("--train-rows", type=int, default=600)
+    ap.add_argument("--train-rows", type=int, default=1200)
     ap.add_argument("--test-rows", type=int, default=100)
-    ap.add_argument("--ft-epochs", default="12",
+    ap.add_argument("--ft-epochs", default="quality=6,correspondence=12,authenticity=6",
                     help="finetune --epochs: one number, or per aspect as `make demo` takes it "
                          "(quality=3,correspondence=12,authenticity=3)")
     ap.add_argument("--ft-lr", default="2e-3")
-    ap.add_argument("--head-epochs", default="15")
+    ap.add_argument("--head-epochs", default="6")
     ap.add_argument("--head-lr", default="1e-3")
-    ap.add_argument("--head-batch-size", default="8", help="train-head --batch-size")
+    ap.add_argument("--head-batch-size", default="32", help="train-head --batch-size")
     ap.add_argument("--max-new-tokens", default="40")
     ap.add_argument("--aspects", default="quality,correspondence,authenticity")
     ap.add_argument("--skip-ablation", action="store_true")
