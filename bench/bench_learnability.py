@@ -43,7 +43,7 @@ def main() -> int:
     ap.add_argument("--test-rows", type=int, default=100)
     ap.add_argument("--ft-epochs", default="quality=6,correspondence=12,authenticity=6",
                     help="finetune --epochs: one number, or per aspect as `make demo` takes it "
-                         "(quality=3,correspondence=12,authenticity=3)")
+                         "(quality=6,correspondence=12,authenticity=6, the default)")
     ap.add_argument("--ft-lr", default="2e-3")
     ap.add_argument("--head-epochs", default="6")
     ap.add_argument("--head-lr", default="1e-3")
