@@ -68,20 +68,26 @@ class Scorer:
                                 limits=_validated(ImageLimits, images or {}, "images"),
                                 source=ImageSource(_validated(StorageConfig, storage or {}, "storage")))
         self._set_up = False
+        self._engine = None  # the engine thread (`runner.engine_loop`), started by setup
         if setup:
             self.setup()
 
     def setup(self) -> None:
-        """Load the weights (done by the constructor unless `setup=False`)."""
+        """Load the weights (done by the constructor unless `setup=False`), on the engine thread that
+        will score, as in a job."""
+        from agiqa.runner.engine_loop import EngineLoop
+
         if not self._set_up:
-            self.stage.setup()
+            self._engine = EngineLoop("agiqa-scorer")
+            self._engine.call(self.stage.setup)
             self._set_up = True
 
     def close(self) -> None:
         """Free what the method holds (engines, GPU memory)."""
         if self._set_up:
-            self.stage.teardown()
-            self._set_up = False
+            self._engine.call(self.stage.teardown)
+            self._engine.close()
+            self._engine, self._set_up = None, False
 
     def __enter__(self) -> Scorer:
         return self
@@ -139,8 +145,8 @@ class Scorer:
         batches = []
         for start in range(0, len(images), self.batch_rows):
             stop = start + self.batch_rows
-            batches.append(self.stage.process(self.stage.prepare_values(images[start:stop], prompts[start:stop],
-                                                                        base)))
+            prepared = self.stage.prepare_values(images[start:stop], prompts[start:stop], base)
+            batches.append(self._engine.call(self.stage.process, prepared))
         schema = pa.schema(self.stage.output_fields())
         if not batches:
             return pa.RecordBatch.from_pylist([], schema=schema)

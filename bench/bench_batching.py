@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from agiqa.runner.engine_loop import run_sync
+
 
 def make_rows(n: int, seed: int = 0):
     from PIL import Image
@@ -65,11 +67,11 @@ def main() -> None:
     proc = m3_stage(model, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device)
     images, prompts = make_rows(args.rows)
     table = pa.table({"id": list(range(args.rows)), "image": images, "prompt": prompts})
-    proc.process(proc.prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
+    run_sync(proc.process(proc.prepare(table.slice(0, 2).to_batches()[0])))  # warm-up
 
     def batched() -> None:
         for b in table.to_batches(max_chunksize=args.batch_size):
-            proc.process(proc.prepare(b))
+            run_sync(proc.process(proc.prepare(b)))
 
     def single() -> None:
         reference_loop(proc, table.to_batches()[0])

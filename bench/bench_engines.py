@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import pyarrow as pa
 
+    from agiqa.runner.engine_loop import run_sync
     from agiqa.testing.tiny_model import build_tiny_model
     from bench.bench_batching import make_rows
     from bench.m3 import m3_stage
@@ -38,13 +39,13 @@ def main() -> None:
         t = time.perf_counter()
         procs[name] = m3_stage(model, name=name, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
         startup[name] = time.perf_counter() - t
-        procs[name].process(procs[name].prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
+        run_sync(procs[name].process(procs[name].prepare(table.slice(0, 2).to_batches()[0])))  # warm-up
     res: dict[str, list[float]] = {"hf": [], "vllm": []}
     for _ in range(args.repeats):
         for name, p in procs.items():
             t = time.perf_counter()
             for b in table.to_batches(max_chunksize=args.batch_size):
-                p.process(p.prepare(b))
+                run_sync(p.process(p.prepare(b)))
             res[name].append(args.rows / (time.perf_counter() - t))
     hf, vl = max(res["hf"]), max(res["vllm"])
     print(f"tiny model, {args.rows} rows x 3 aspects, batch {args.batch_size}, {args.max_new_tokens} new tokens, CPU")

@@ -18,6 +18,8 @@ import json
 import tempfile
 import time
 
+from agiqa.runner.engine_loop import run_sync
+
 PRESETS = {
     # Shapes of Qwen/Qwen2-VL-2B-Instruct and Qwen/Qwen2-VL-7B-Instruct (config.json).
     "qwen2vl-2b": dict(
@@ -81,14 +83,14 @@ def main() -> None:
         proc = m3_stage(model, batch_size=bs, max_new_tokens=args.max_new_tokens, max_length=args.max_length,
                         device=args.device, max_pixels=px, min_pixels=min(px, 3136))
         load_s = time.perf_counter() - t0
-        proc.process(proc.prepare(table.slice(0, 2).to_batches()[0]))  # warm-up
+        run_sync(proc.process(proc.prepare(table.slice(0, 2).to_batches()[0])))  # warm-up
         if args.device == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         before = proc.times
         t0 = time.perf_counter()
         for b in table.to_batches(max_chunksize=bs):
-            proc.process(proc.prepare(b))
+            run_sync(proc.process(proc.prepare(b)))
         dt = time.perf_counter() - t0
         tm = {k: v - before[k] for k, v in proc.times.items()}
         r = {"preset": args.preset, "batch_size": bs, "rows": args.rows, "rows_per_s": args.rows / dt,

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from agiqa.runner.engine_loop import run_sync
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -56,7 +58,7 @@ def bare_loop(cfg) -> float:
     t, rows = time.perf_counter(), 0
     for path in sorted(Path(cfg.input).glob("*.parquet")):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=cfg.read_batch_rows):
-            rows += stage.process(stage.prepare(batch, None)).num_rows
+            rows += run_sync(stage.process(stage.prepare(batch, None))).num_rows
     stage.teardown()
     return rows / (time.perf_counter() - t)
 

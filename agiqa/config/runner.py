@@ -14,6 +14,13 @@ class RunnerConfig(StrictModel):
     address: str | None = Field(None, description="Ray cluster address; default RAY_ADDRESS, else a local Ray.")
     shards_in_flight_per_actor: int = Field(2, ge=1, le=64, description="Ray: shards queued per actor.")
     max_shard_attempts: int = Field(3, ge=1, le=100, description="A shard failing this often is reported failed.")
+    max_batches_in_flight: int = Field(
+        4, ge=1, le=256, description="Read batches submitted to a stage and not yet finished, per actor (or the local "
+                                     "process), across its shards. A method whose `score` is a coroutine runs them at "
+                                     "once and they may finish in any order; outputs are written in input order.")
+    prepare_workers: int | None = Field(
+        None, ge=1, le=256, description="Threads decoding and preprocessing rows per actor (or the local process). "
+                                        "Default: the stage's whole CPUs per actor (`resources.<stage>.num_cpus`).")
 
 
 class ResourcesConfig(StrictModel):

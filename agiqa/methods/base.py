@@ -11,6 +11,7 @@ be computed for resume before any work), shipped to the actors, and `setup()` th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -40,6 +41,14 @@ class ScoringMethod(Protocol):
     resources: Resources
     #: Aspects that judge the generation prompt: a row without a prompt gets them null, the rest scored.
     prompt_aspects: tuple[str, ...]
+    #: Input columns the method reads per row besides image and prompt; the stage requires them and passes
+    #: their raw values to `score` as `columns={name: values}` (empty for most methods).
+    input_columns: tuple[str, ...]
+    #: Per-image CPU work (resize, normalise) run on the stage's prepare pool after decoding, or None;
+    #: `score` then gets what it returned instead of the PIL images.
+    preprocess: Callable[[Any], Any] | None
+    #: Seconds spent so far per part of the method (for job figures and benchmarks).
+    times: dict[str, float]
 
     def identity(self) -> dict:
         """Everything that changes the scores: digests of the weights and the settings. Cheap; no model load."""
@@ -50,22 +59,50 @@ class ScoringMethod(Protocol):
         ...
 
     def setup(self) -> None:
-        """Load the weights (once per actor)."""
+        """Load the weights (once per actor), on the thread that will run `score`."""
         ...
 
-    # Optional: `input_columns: tuple[str, ...]`, input columns the method reads per row besides image and
-    # prompt; the stage requires them and passes their raw values as `score(..., columns={name: values})`.
-    # Optional: `preprocess(image) -> Any`, per-image CPU work (resize, normalise) run on the stage's
-    # I/O thread after decoding; `score` then gets what it returned instead of the PIL images.
-
-    def score(self, images: list, prompts: list[str]) -> MethodOutput:
-        """Score rows (RGB PIL images, or what `preprocess` made of them; cleaned prompts). Raising fails every row given; the stage then
+    def score(self, images: list, prompts: list[str],
+              columns: dict[str, list]) -> MethodOutput | Awaitable[MethodOutput]:
+        """Score rows (RGB PIL images, or what `preprocess` made of them; cleaned prompts; the raw values of
+        `input_columns`). A plain function or a coroutine: a coroutine lets the runner keep several batches
+        in flight on one engine (they may finish in any order). Raising fails every row given; the stage then
         retries row by row to find the one the method cannot take."""
         ...
 
     def teardown(self) -> None:
         """Free what setup took (engines, GPU memory)."""
         ...
+
+
+class MethodBase:
+    """The optional members of `ScoringMethod`, declared once with their defaults (subclass and override)."""
+
+    input_columns: tuple[str, ...] = ()
+    preprocess: Callable[[Any], Any] | None = None
+
+    @property
+    def prompt_aspects(self) -> tuple[str, ...]:
+        # every aspect needs the prompt unless the method says otherwise (a class attribute or an assignment)
+        return self.__dict__.get("_prompt_aspects", tuple(self.aspects))
+
+    @prompt_aspects.setter
+    def prompt_aspects(self, value) -> None:
+        self.__dict__["_prompt_aspects"] = tuple(value)
+
+    @property
+    def times(self) -> dict[str, float]:
+        return self.__dict__.setdefault("_times", {})
+
+    @times.setter
+    def times(self, value: dict[str, float]) -> None:
+        self.__dict__["_times"] = value
+
+    def extra_fields(self) -> list:
+        return []
+
+    def teardown(self) -> None:
+        pass
 
 
 class MethodConfig(StrictModel):

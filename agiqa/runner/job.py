@@ -66,6 +66,8 @@ class ShardJob:
     overwrite: bool = False
     max_shard_attempts: int = 3
     shards_in_flight_per_actor: int = 2
+    max_batches_in_flight: int = 4  # per actor (or local process), across its shards
+    prepare_workers: int | None = None  # None: from each stage's resources (`runner.stream.prepare_workers`)
     progress: bool = True
     #: How stores are opened (a test passes one that injects faults); called on the driver and actors.
     open_store: Callable = field(default=_open_store)

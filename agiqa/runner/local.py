@@ -1,4 +1,7 @@
-"""Run every pass of a job in this process: the stage set up once per pass, shards one after another.
+"""Run every pass of a job in this process: the stage set up once per pass, shards streamed through it.
+
+The same `ShardStreamer` as a Ray actor's: batches in flight, a prepare pool, the next shard read
+while the current one finishes (`shards_in_flight_per_actor` of them submitted at a time).
 
 Used for `--runner local`, for debugging, and as the baseline the Ray runner is benchmarked against.
 """
@@ -13,7 +16,8 @@ from agiqa.runner.plan import PassPlan, plan_pass
 from agiqa.runner.policy import ShardLedger, one_line, record_plan
 from agiqa.runner.progress import Progress
 from agiqa.runner.reduce import passes_of
-from agiqa.runner.shard import ShardIO, run_shard
+from agiqa.runner.shard import ShardIO
+from agiqa.runner.stream import ShardStreamer, prepare_workers
 from agiqa.runner.summary import JobSummary
 
 log = logging.getLogger(__name__)
@@ -34,25 +38,33 @@ def run_local(job: ShardJob) -> JobSummary:
 
 
 def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
+    from collections import deque
+
     job, stage = plan.job, plan.pass_.stage
-    stage.setup()
-    try:
-        summary.startup_s += time.perf_counter() - t0
-        progress = Progress(len(plan.todo), enabled=job.progress, what=stage.name)
-        io = ShardIO(stage, plan.pass_.output, plan.in_store, plan.out_store, plan.side_store, job.read_batch_rows,
-                     plan.identity, plan.identity_hash, on_rows=progress.add_rows)
-        ledger = ShardLedger(summary, job.max_shard_attempts, progress)
-        for shard in plan.todo:
-            while True:
+    progress = Progress(len(plan.todo), enabled=job.progress, what=stage.name)
+    io = ShardIO(stage, plan.pass_.output, plan.in_store, plan.out_store, plan.side_store, job.read_batch_rows,
+                 plan.identity, plan.identity_hash, on_rows=progress.add_rows,
+                 max_batches_in_flight=job.max_batches_in_flight,
+                 prepare_workers=prepare_workers(stage.resources, job.prepare_workers))
+    with ShardStreamer(io) as streamer:
+        streamer.call(stage.setup)  # on the engine thread, where the stage's model work runs
+        try:
+            summary.startup_s += time.perf_counter() - t0
+            ledger = ShardLedger(summary, job.max_shard_attempts, progress)
+            todo, running = deque(plan.todo), deque()
+            while todo or running:
+                while todo and len(running) < job.shards_in_flight_per_actor:
+                    shard = todo.popleft()
+                    running.append((shard, streamer.submit(shard, plan.side_of(shard))))
+                shard, future = running.popleft()
                 try:
-                    report = run_shard(shard, io, side=plan.side_of(shard))
+                    report = future.result()
                 except Exception as e:  # the stage broke on this shard: try again
                     log.debug("shard %s failed", shard.rel, exc_info=True)
                     if ledger.attempt_failed(shard.rel, one_line(e)):
-                        continue
-                    break
+                        todo.appendleft(shard)
+                    continue
                 ledger.settle(shard.rel, report.to_dict())
-                break
-        progress.close()
-    finally:
-        stage.teardown()
+            progress.close()
+        finally:
+            streamer.call(stage.teardown)

@@ -1,18 +1,16 @@
-"""Run one stage over one shard, exactly once: stream batches in, write every output whole, then the manifest.
+"""One shard's files, exactly once: open and check the input, write every output whole, then the manifest.
 
-Within a shard, reading + `stage.prepare` of batch i+1 runs on a background thread while
-`stage.process` runs on batch i, so the engine does not wait on storage or image decoding. Each
-output is written batch by batch to a temporary file and committed at the end (rename, or one S3
-upload); the manifest is written last. A crash anywhere leaves either nothing visible or the old,
-whole outputs, and a shard without a manifest is redone.
+The pieces `runner.stream` puts together: each output is written batch by batch, in input order,
+to a temporary file and committed at the end (rename, or one S3 upload); the manifest is written
+last. A crash anywhere leaves either nothing visible or the old, whole outputs, and a shard
+without a manifest is redone. How batches are read, prepared and processed (several in flight,
+finishing in any order) is `runner.stream`'s business.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -54,12 +52,16 @@ class ShardIO:
     read_batch_rows: int = 64
     identity: dict = field(default_factory=dict)
     identity_hash: str = ""
-    on_rows: object = None  # called with each finished batch's row count (progress)
+    on_rows: object = None  # called with each written batch's row count (progress)
+    #: Batches submitted to the stage and not yet finished, per process (actor or local runner), across shards.
+    max_batches_in_flight: int = 4
+    #: Threads running `stage.prepare` (decode, preprocess) per process; see `runner.stream.prepare_workers`.
+    prepare_workers: int = 1
 
 
 @dataclass
 class OpenedShard:
-    """A shard opened and checked, with its first batch read and prepared (or why it can't be)."""
+    """A shard opened and checked (or why it can't be), ready to be read batch by batch."""
 
     shard: ShardInfo
     side: ShardInfo | None = None
@@ -67,8 +69,14 @@ class OpenedShard:
     pf: object = None
     batches: object = None
     side_reader: AlignedReader | None = None
-    first: tuple | None = None  # (batch, prepared) or None when the shard is empty
     error: str | None = None
+
+    def read(self) -> tuple[pa.RecordBatch, pa.RecordBatch | None] | None:
+        """The next batch and the same rows of the side input; None at the end. One reader at a time."""
+        b = next(self.batches, None)
+        if b is None:
+            return None
+        return b, self.side_reader.take(b.num_rows) if self.side_reader is not None else None
 
     def close(self) -> None:
         for f in (self.src, self.side_reader):
@@ -101,8 +109,8 @@ class AlignedReader:
 
 
 def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> OpenedShard:
-    """Open, check and prepare the first batch: what an actor does for its next shard while the
-    engine still works on the current one (so the engine stays fed across shard boundaries)."""
+    """Open and check: what an actor does for its next shard while the engine still works on the
+    current one (so the engine stays fed across shard boundaries)."""
     opened = OpenedShard(shard, side)
     try:
         opened.src = io.in_store.open_read(shard.uri)
@@ -137,18 +145,7 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
             return opened
         opened.side_reader = AlignedReader(side_src, side_pf, io.read_batch_rows)
     opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
-    opened.first = _read_and_prepare(opened, io.stage)
     return opened
-
-
-def _read_and_prepare(opened: OpenedShard, stage: ShardStage):
-    b = next(opened.batches, None)
-    if b is None:
-        return None
-    side = opened.side_reader.take(b.num_rows) if opened.side_reader is not None else None
-    if getattr(stage, "wants_shard_uri", False):  # image paths in the shard resolve relative to it
-        return b, stage.prepare(b, side, shard_uri=opened.shard.uri)
-    return b, stage.prepare(b, side)
 
 
 def joined_schema(input_schema: pa.Schema, stage: ShardStage, metadata: dict) -> tuple[pa.Schema, dict[str, str]]:
@@ -206,72 +203,71 @@ class _OutputFile:
             pass
 
 
-def run_shard(shard: ShardInfo, io: ShardIO, opened: OpenedShard | None = None,
-              side: ShardInfo | None = None) -> ShardReport:
-    """Run the stage over `shard`; a shard-level problem (not Parquet, missing column) gives ok=False.
+class ShardWriter:
+    """A shard's outputs being written: batches joined to their input rows, counted, then committed."""
 
-    `opened` is the result of `open_shard` done ahead of time (else it is done here). Exceptions
-    from the stage itself (a broken engine) propagate: the caller retries the shard.
-    """
-    t0 = time.perf_counter()
-    stage = io.stage
-    report = ShardReport(shard=shard.rel, ok=False)
+    def __init__(self, shard: ShardInfo, io: ShardIO, opened: OpenedShard):
+        self.shard, self.io, self.opened, self.stage = shard, io, opened, io.stage
+        self.report = ShardReport(shard=shard.rel, ok=False)
+        meta = {"agiqa": json.dumps(_provenance(io))}
+        self.schema, self.renames = joined_schema(opened.pf.schema_arrow, self.stage, meta)
+        self.outputs = [_OutputFile(o, self.schema,
+                                    join(io.output_root, join(o.folder, shard.rel) if o.folder else shard.rel),
+                                    io.out_store) for o in self.stage.outputs]
+
+    def write(self, batch: pa.RecordBatch, result: pa.RecordBatch) -> None:
+        """The stage's output for `batch` (the next one in input order) joined and written to every output."""
+        stage = self.stage
+        if result.num_rows != batch.num_rows:
+            raise RuntimeError(f"stage {stage.name!r} returned {result.num_rows} rows for {batch.num_rows}")
+        kept = batch.drop_columns([c for c in stage.drop_columns if c in batch.schema.names])
+        joined = pa.RecordBatch.from_arrays(list(kept.columns) + list(result.columns), schema=self.schema)
+        for out in self.outputs:
+            out.write(joined)
+        by_status = self.report.rows_by_status
+        for status in result.column(STATUS).to_pylist():
+            by_status[status] = by_status.get(status, 0) + 1
+        self.report.rows_in += batch.num_rows
+        if self.io.on_rows is not None:
+            self.io.on_rows(batch.num_rows)
+
+    def commit(self, seconds: float) -> ShardReport:
+        """Every output committed, then the manifest: from here on the shard is done."""
+        io, report = self.io, self.report
+        for out in self.outputs:
+            out.commit()
+        report.rows_out = report.rows_in
+        report.outputs = [{"name": o.spec.name, "uri": o.uri, "rows": o.rows} for o in self.outputs]
+        report.output = self.outputs[0].uri if self.outputs else None
+        report.seconds = seconds
+        report.ok = True
+        report.times = dict(getattr(self.stage, "times", {}) or {})
+        io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
+                                build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
+                                               self.opened.side, report, self.renames))
+        legacy = legacy_manifest_uri(io.output_root, self.shard)
+        if io.out_store.exists(legacy):  # written before manifests moved to _agiqa/: the new one replaces it
+            io.out_store.delete(legacy)
+        return report
+
+    def discard(self) -> None:
+        """Temp files removed (after a commit there are none left)."""
+        for out in self.outputs:
+            out.discard()
+
+
+def refused(shard: ShardInfo, opened: OpenedShard | None) -> ShardReport | None:
+    """A report with ok=False when the shard cannot be run (unsafe name, unreadable, missing columns)."""
     from agiqa.storage.roots import unsafe_name
 
+    report = ShardReport(shard=shard.rel, ok=False)
     if why := unsafe_name(shard.rel):  # planning refuses these; never write one, whoever asks
         report.error = why
         return report
-    if opened is None:
-        opened = open_shard(shard, io, side)
-    if opened.error:
+    if opened is not None and opened.error:
         report.error = opened.error
         return report
-    meta = {"agiqa": json.dumps(_provenance(io))}
-    schema, renames = joined_schema(opened.pf.schema_arrow, stage, meta)
-    outputs = [_OutputFile(o, schema, join(io.output_root, join(o.folder, shard.rel) if o.folder else shard.rel),
-                           io.out_store) for o in stage.outputs]
-    first = [opened.first]
-
-    def next_item():
-        return first.pop() if first else _read_and_prepare(opened, stage)
-
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-prefetch") as pool:
-            nxt = pool.submit(next_item)
-            while (item := nxt.result()) is not None:
-                batch, prepared = item
-                nxt = pool.submit(next_item)  # overlap the next read+decode with the engine
-                result = stage.process(prepared)
-                if result.num_rows != batch.num_rows:
-                    raise RuntimeError(f"stage {stage.name!r} returned {result.num_rows} rows for {batch.num_rows}")
-                kept = batch.drop_columns([c for c in stage.drop_columns if c in batch.schema.names])
-                joined = pa.RecordBatch.from_arrays(list(kept.columns) + list(result.columns), schema=schema)
-                for out in outputs:
-                    out.write(joined)
-                for status in result.column(STATUS).to_pylist():
-                    report.rows_by_status[status] = report.rows_by_status.get(status, 0) + 1
-                report.rows_in += batch.num_rows
-                if io.on_rows is not None:
-                    io.on_rows(batch.num_rows)
-        for out in outputs:
-            out.commit()
-    finally:
-        for out in outputs:
-            out.discard()
-        opened.close()
-    report.rows_out = report.rows_in
-    report.outputs = [{"name": o.spec.name, "uri": o.uri, "rows": o.rows} for o in outputs]
-    report.output = outputs[0].uri if outputs else None
-    report.seconds = time.perf_counter() - t0
-    report.ok = True
-    report.times = dict(getattr(stage, "times", {}) or {})
-    io.out_store.write_json(shard_manifest_uri(io.output_root, shard),
-                            build_manifest(stage.name, io.identity, io.identity_hash, shard, opened.side, report,
-                                           renames))
-    legacy = legacy_manifest_uri(io.output_root, shard)
-    if io.out_store.exists(legacy):  # written before manifests moved to _agiqa/: the new one replaces it
-        io.out_store.delete(legacy)
-    return report
+    return None
 
 
 def _provenance(io: ShardIO) -> dict:

@@ -4,11 +4,14 @@ A stage turns each record batch of an input shard into output columns for exactl
 one of them `status` (a name: `ok`, `error`, and whatever later stages add, such as
 `prefiltered`, `kept`, `dropped`). The runner joins them to the input columns (minus those the
 stage drops, e.g. image bytes), writes each of the stage's outputs, counts rows by status, and
-commits. `prepare` runs on an I/O thread (decode, clean); `process` on the engine thread.
+commits. `prepare` runs on a pool of threads (decode, clean; several batches at once); `process` on
+the engine thread, as a plain function or a coroutine (then up to `max_batches_in_flight` batches
+run at once and may finish in any order: the runner writes them in input order). See `runner.stream`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from agiqa.resources import Resources
+    from agiqa.storage.base import ShardInfo
 
 STATUS = "status"
 
@@ -51,14 +55,15 @@ class ShardStage(Protocol):
 
     def setup(self) -> None: ...
 
-    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None) -> Any:
-        """CPU work on an I/O thread. `side`: the same rows of the pass's side input, if it has one.
-        A stage with a true `wants_shard_uri` attribute also gets `shard_uri=` (the input shard's URI,
-        e.g. to resolve image paths relative to it)."""
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard: ShardInfo | None) -> Any:
+        """CPU work on one of the prepare pool's threads (several batches at once: keep it free of shared
+        mutable state). `side`: the same rows of the pass's side input, if it has one. `shard`: the input
+        shard (e.g. to resolve image paths relative to it); None when rows come from the Python API."""
         ...
 
-    def process(self, prepared: Any) -> pa.RecordBatch:
-        """One output row per input row, in order. Raising fails the shard's attempt (not its rows)."""
+    def process(self, prepared: Any) -> pa.RecordBatch | Awaitable[pa.RecordBatch]:
+        """One output row per input row, in order; a plain function or a coroutine (run on the engine
+        thread's event loop). Raising fails the shard's attempt (not its rows)."""
         ...
 
     def teardown(self) -> None: ...

@@ -26,7 +26,6 @@ class CascadeStage:
         self.inner = inner
         self.name = inner.name
         self.resources = inner.resources
-        self.wants_shard_uri = getattr(inner, "wants_shard_uri", False)
         self.required_columns = inner.required_columns
         self.drop_columns = inner.drop_columns
         self.outputs = inner.outputs
@@ -66,7 +65,7 @@ class CascadeStage:
             go &= np.asarray(cutoff.keeps(side.column(f"{a}_score"), side.column(self.id_column)), dtype=bool)
         return go | (status == "error")
 
-    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard_uri: str | None = None):
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard=None):
         if side is None:
             raise ValueError("the cascade's main stage needs the prefilter's output as its side input")
         ids, side_ids = batch.column(self.id_column), side.column(self.id_column)
@@ -74,16 +73,16 @@ class CascadeStage:
             raise ValueError("prefilter output is not row-aligned with the input shard (ids differ)")
         go = self.routes(side)
         routed = np.flatnonzero(go)
-        inner = self.inner.prepare(batch.take(pa.array(routed, pa.int64())), None, shard_uri) if len(routed) else None
+        inner = self.inner.prepare(batch.take(pa.array(routed, pa.int64())), None, shard) if len(routed) else None
         cheap = {a: side.column(f"{a}_score").to_pylist() for a in self.prefilter_aspects}
         return go, inner, cheap
 
-    def process(self, prepared) -> pa.RecordBatch:
+    async def process(self, prepared) -> pa.RecordBatch:
         go, inner, cheap = prepared
         n = len(go)
         if self._schema is None:
             self._schema = pa.schema(self.output_fields())
-        main = self.inner.process(inner) if inner is not None else None
+        main = await self.inner.process(inner) if inner is not None else None
         main_rows = main.to_pylist() if main is not None else []
         spec = self.inner.method.spec
         cols: dict[str, list] = {f.name: [None] * n for f in self._schema}

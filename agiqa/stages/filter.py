@@ -58,7 +58,7 @@ class FilterStage:
     def setup(self) -> None:
         pass
 
-    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None) -> pa.RecordBatch:
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard=None) -> pa.RecordBatch:
         status, reason = decide(batch, self.rules, self.cutoffs, self.id_column, self.status_column)
         arrays = [status, reason]
         if self.image_from_side:

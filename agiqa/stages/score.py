@@ -8,6 +8,7 @@ and `error` per row, and a rating word per score. The method sees only good rows
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -18,9 +19,11 @@ from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
 from agiqa.data.sources import ImageSource
 from agiqa.methods.base import MethodOutput, ScoringMethod
 from agiqa.resources import Resources
+from agiqa.runner.engine_loop import resolved
 from agiqa.runner.stage import ShardOutput
 
 log = logging.getLogger(__name__)
+_TIME_LOCK = threading.Lock()  # module-level: a stage is pickled to its actors, a lock cannot be
 
 
 @dataclass
@@ -50,9 +53,6 @@ def score_fields(method: ScoringMethod) -> list[pa.Field]:
 class ScoreStage:
     name = "score"
 
-    #: The runner passes each shard's URI to `prepare`, so image paths resolve relative to their shard.
-    wants_shard_uri = True
-
     def __init__(self, method: ScoringMethod, columns: ColumnsConfig | None = None,
                  limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False,
                  source: ImageSource | None = None):
@@ -62,7 +62,7 @@ class ScoreStage:
         self.limits = limits or ImageLimits()
         self.resources = resources or method.resources
         #: Columns the method reads per row besides image and prompt (e.g. M3's given descriptions).
-        self.method_columns = tuple(getattr(method, "input_columns", ()))
+        self.method_columns = tuple(method.input_columns)
         self.required_columns = (self.columns.image, self.columns.prompt, *self.method_columns)
         self.drop_columns = () if keep_image else (self.columns.image,)
         self.outputs = (ShardOutput("scored"),)
@@ -72,7 +72,7 @@ class ScoreStage:
     @property
     def times(self) -> dict[str, float]:
         """Seconds spent so far: decoding, and the method's own parts (for job figures and benchmarks)."""
-        return {"prepare": self._prepare_s, **getattr(self.method, "times", {})}
+        return {"prepare": self._prepare_s, **self.method.times}
 
     def identity(self) -> dict:
         return {"stage": self.name, "method": self.method.name, "aspects": list(self.method.aspects),
@@ -88,12 +88,13 @@ class ScoreStage:
     def teardown(self) -> None:
         self.method.teardown()
 
-    # -- I/O thread ------------------------------------------------------------------------------
-    def prepare(self, batch: pa.RecordBatch, side=None, shard_uri: str | None = None) -> PreparedRows:
+    # -- prepare pool (several batches at once) -------------------------------------------------
+    def prepare(self, batch: pa.RecordBatch, side=None, shard=None) -> PreparedRows:
         """Decode and clean one batch. Image cells are bytes, `{bytes, path}` structs or paths (relative
-        to `shard_uri`'s folder); see `agiqa.data.sources`."""
+        to the folder of `shard`, the input shard); see `agiqa.data.sources`."""
         prep = self.prepare_values(batch.column(self.columns.image).to_pylist(),
-                                   batch.column(self.columns.prompt).to_pylist(), shard_uri)
+                                   batch.column(self.columns.prompt).to_pylist(),
+                                   shard.uri if shard is not None else None)
         prep.columns = {c: batch.column(c).to_pylist() for c in self.method_columns}
         return prep
 
@@ -102,8 +103,8 @@ class ScoreStage:
         t0 = time.perf_counter()
         n = len(images)
         out = PreparedRows(n, [None] * n, [None] * n, [None] * n, [None] * n, [None] * n)
-        without_prompt = set(self.method.aspects) - set(getattr(self.method, "prompt_aspects", self.method.aspects))
-        preprocess = getattr(self.method, "preprocess", None)
+        without_prompt = set(self.method.aspects) - set(self.method.prompt_aspects)
+        preprocess = self.method.preprocess
         for i, (data, prompt) in enumerate(zip(images, prompts, strict=True)):
             try:
                 out.images[i] = decode_image(self.source.load(data, base), self.limits)
@@ -118,16 +119,17 @@ class ScoreStage:
             except BadRow as e:
                 out.errors[i], out.codes[i] = str(e), e.code
                 out.images[i] = out.prompts[i] = None
-        self._prepare_s += time.perf_counter() - t0
+        with _TIME_LOCK:  # prepare runs on several threads
+            self._prepare_s += time.perf_counter() - t0  # summed over the pool's threads
         return out
 
-    # -- engine thread ---------------------------------------------------------------------------
-    def process(self, prep: PreparedRows) -> pa.RecordBatch:
+    # -- engine thread (its event loop) ---------------------------------------------------------
+    async def process(self, prep: PreparedRows) -> pa.RecordBatch:
         errors, codes = list(prep.errors), list(prep.codes)
         good = [i for i in range(prep.n) if errors[i] is None]
-        results = self._score_isolating(good, prep, errors, codes)
+        results = await self._score_isolating(good, prep, errors, codes)
         aspects, spec = self.method.aspects, self.method.spec
-        needs_prompt = set(getattr(self.method, "prompt_aspects", aspects))
+        needs_prompt = set(self.method.prompt_aspects)
         partial = [i in results and prep.no_prompt[i] is not None for i in range(prep.n)]
         for i in range(prep.n):
             if partial[i]:
@@ -148,22 +150,22 @@ class ScoreStage:
             self._schema = pa.schema(self.output_fields())
         return pa.RecordBatch.from_pydict(cols, schema=self._schema)
 
-    def _score_isolating(self, rows: list[int], prep: PreparedRows, errors: list,
-                         codes: list) -> dict[int, MethodOutput]:
+    async def _score_isolating(self, rows: list[int], prep: PreparedRows, errors: list,
+                               codes: list) -> dict[int, MethodOutput]:
         """Per good row, its single-row slice of the method's output. If the batch fails, each row is
         retried alone and the failing ones marked; if every row fails alone too, the method itself
         is broken and the batch error propagates (the runner retries the shard)."""
         if not rows:
             return {}
         try:
-            return _split(rows, self._score(prep, rows))
+            return _split(rows, await self._score(prep, rows))
         except Exception as batch_error:
             log.warning("%s failed for a batch of %d (%s); isolating the bad rows", self.method.name, len(rows),
                         batch_error)
             out: dict[int, MethodOutput] = {}
             for i in rows:
                 try:
-                    out.update(_split([i], self._score(prep, [i])))
+                    out.update(_split([i], await self._score(prep, [i])))
                 except Exception as e:
                     errors[i] = plain(f"{self.method.name} failed: {type(e).__name__}: {e}")
                     codes[i] = "method_failed"
@@ -171,12 +173,10 @@ class ScoreStage:
                 raise batch_error
             return out
 
-
-    def _score(self, prep: PreparedRows, rows: list[int]) -> MethodOutput:
+    async def _score(self, prep: PreparedRows, rows: list[int]) -> MethodOutput:
         images, prompts = [prep.images[i] for i in rows], [prep.prompts[i] for i in rows]
-        if not self.method_columns:
-            return self.method.score(images, prompts)
-        return self.method.score(images, prompts, {c: [v[i] for i in rows] for c, v in prep.columns.items()})
+        columns = {c: [v[i] for i in rows] for c, v in prep.columns.items()}
+        return await resolved(self.method.score(images, prompts, columns))
 
 
 def _preprocessed(preprocess, image):

@@ -14,7 +14,7 @@ import time
 from typing import Literal
 
 from agiqa.aspects import ASPECTS, MOS_SPEC
-from agiqa.methods.base import MethodConfig, MethodOutput
+from agiqa.methods.base import MethodBase, MethodConfig, MethodOutput
 from agiqa.methods.registry import register_method
 from agiqa.resources import Resources
 
@@ -38,12 +38,17 @@ class FakeConfig(MethodConfig):
     teardown_log: str | None = None  # each teardown appends its process id here (seen across processes)
     num_gpus: float = 0.0
     shift: float = 0.0  # added to every score (a cascade test tells a prefilter's scores from the main method's)
+    #: (lo, hi) seconds: `score` becomes a coroutine that waits a per-batch time in [lo, hi], chosen from the
+    #: batch's prompts (deterministic, so batches finish out of order the same way in every run), as an
+    #: async engine holds a batch for as long as its longest description takes.
+    batch_latency_s: tuple[float, float] | None = None
+    completion_log: str | None = None  # each finished batch appends its first prompt here (completion order)
 
     def build(self, aspects: tuple[str, ...]):
         return FakeMethod(self, aspects)
 
 
-class FakeMethod:
+class FakeMethod(MethodBase):
     name = "fake"
     spec = MOS_SPEC
     prompt_aspects = ("correspondence",)
@@ -70,7 +75,24 @@ class FakeMethod:
     def setup(self) -> None:
         self.setups += 1
 
-    def score(self, images: list, prompts: list[str]) -> MethodOutput:
+    def score(self, images: list, prompts: list[str], columns: dict | None = None):
+        if self.cfg.batch_latency_s is not None:
+            return self._score_later(images, prompts)
+        return self._score_now(images, prompts)
+
+    def latency(self, prompts: list[str]) -> float:
+        import zlib
+
+        lo, hi = self.cfg.batch_latency_s
+        return lo + (hi - lo) * (zlib.crc32("\n".join(prompts).encode()) % 1000) / 999
+
+    async def _score_later(self, images: list, prompts: list[str]) -> MethodOutput:
+        import asyncio
+
+        await asyncio.sleep(self.latency(prompts))
+        return self._score_now(images, prompts)
+
+    def _score_now(self, images: list, prompts: list[str]) -> MethodOutput:
         self.calls += 1
         for p in prompts:
             if self.cfg.die_on and self.cfg.die_on in p:
@@ -83,6 +105,9 @@ class FakeMethod:
                 raise RuntimeError(f"fake refusal of {p!r}")
         if self.cfg.seconds_per_row:
             time.sleep(self.cfg.seconds_per_row * len(images))
+        if self.cfg.completion_log and prompts:
+            with open(self.cfg.completion_log, "a") as f:
+                f.write(prompts[0] + "\n")
         return MethodOutput(
             scores={a: [fake_score(im, p, a) + self.cfg.shift for im, p in zip(images, prompts, strict=True)]
                     for a in self.aspects},
@@ -124,7 +149,7 @@ class ThresholdStage:
     def setup(self) -> None:
         pass
 
-    def prepare(self, batch, side):
+    def prepare(self, batch, side, shard=None):
         if side is None:
             raise ValueError("ThresholdStage needs a side input")
         return side.column(self.column).to_pylist()

@@ -198,7 +198,9 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
     runner = cfg.score.runner if cfg.score is not None else cfg.runner
     return ShardJob(passes=steps, storage=cfg.storage, runner=runner.kind, address=runner.address,
                     read_batch_rows=batch_rows, overwrite=cfg.overwrite, max_shard_attempts=runner.max_shard_attempts,
-                    shards_in_flight_per_actor=runner.shards_in_flight_per_actor, progress=cfg.progress,
+                    shards_in_flight_per_actor=runner.shards_in_flight_per_actor,
+                    max_batches_in_flight=runner.max_batches_in_flight, prepare_workers=runner.prepare_workers,
+                    progress=cfg.progress,
                     **job_options)
 
 

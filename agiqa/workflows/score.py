@@ -41,7 +41,9 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
         passes=steps, storage=cfg.storage, runner=cfg.runner.kind,
         address=cfg.runner.address, read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite,
         max_shard_attempts=cfg.runner.max_shard_attempts,
-        shards_in_flight_per_actor=cfg.runner.shards_in_flight_per_actor, progress=cfg.progress, **job_options)
+        shards_in_flight_per_actor=cfg.runner.shards_in_flight_per_actor,
+        max_batches_in_flight=cfg.runner.max_batches_in_flight, prepare_workers=cfg.runner.prepare_workers,
+        progress=cfg.progress, **job_options)
 
 
 def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from agiqa.runner.engine_loop import run_sync
+
 torch = pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -16,7 +18,7 @@ def test_cuda_scores_match_cpu(tiny_model_dir, demo_shards):
     out = {}
     for device in ("cpu", "cuda"):
         stage = m3_stage(tiny_model_dir, device=device, dtype="float32")
-        out[device] = stage.process(stage.prepare(batch)).to_pydict()
+        out[device] = run_sync(stage.process(stage.prepare(batch))).to_pydict()
         stage.teardown()
     assert out["cuda"]["status"] == ["ok"] * 4
     for a in ("quality", "correspondence", "authenticity"):

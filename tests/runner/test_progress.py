@@ -3,7 +3,8 @@
 import logging
 
 from agiqa.runner.progress import Progress
-from agiqa.runner.shard import ShardIO, run_shard
+from agiqa.runner.shard import ShardIO
+from agiqa.runner.stream import run_shard
 from agiqa.stages.score import ScoreStage
 from agiqa.storage.local import LocalStore
 from agiqa.testing.fakes import FakeMethod

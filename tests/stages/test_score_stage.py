@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from agiqa.aspects import ScoreSpec
+from agiqa.runner.engine_loop import run_sync
 from agiqa.stages.score import ScoreStage
 from agiqa.testing.fakes import FakeConfig, FakeMethod
 from tests.fixtures.shards import png
@@ -20,7 +21,7 @@ def test_columns_in_order_with_the_methods_extras_and_ratings_from_its_spec():
     stage = ScoreStage(method)
     assert [f.name for f in stage.output_fields()] == [
         "quality_score", "quality_rating", "authenticity_score", "authenticity_rating", "fake_note", "status", "error_code", "error"]
-    out = stage.process(stage.prepare(batch(["a", "bb"]))).to_pydict()
+    out = run_sync(stage.process(stage.prepare(batch(["a", "bb"])))).to_pydict()
     for s, r in zip(out["quality_score"], out["quality_rating"], strict=True):
         assert r == ScoreSpec(0.0, 10.0).rating(s)
     assert ScoreSpec(0.0, 10.0).rating(5.0) == "fair" and ScoreSpec(0.0, 1.0, higher_is_better=False).rating(0.05) == "excellent"
@@ -30,7 +31,7 @@ def test_columns_in_order_with_the_methods_extras_and_ratings_from_its_spec():
 def test_the_method_sees_only_good_rows_and_refused_rows_are_isolated():
     method = FakeMethod(FakeConfig(refuse="no"))
     stage = ScoreStage(method)
-    out = stage.process(stage.prepare(batch(["fine", "say no", "ok", "ok"], [png(0), png(1), None, b"xx"])))
+    out = run_sync(stage.process(stage.prepare(batch(["fine", "say no", "ok", "ok"], [png(0), png(1), None, b"xx"]))))
     out = out.to_pydict()
     assert out["status"] == ["ok", "error", "error", "error"]
     assert "fake refusal" in out["error"][1] and "image is null" in out["error"][2] and "decoded" in out["error"][3]
@@ -42,19 +43,19 @@ def test_the_method_sees_only_good_rows_and_refused_rows_are_isolated():
 
 def test_a_row_without_a_prompt_is_scored_on_the_aspects_that_do_not_need_one():
     stage = ScoreStage(FakeMethod())
-    out = stage.process(stage.prepare(batch(["a prompt", None, "  "]))).to_pydict()
+    out = run_sync(stage.process(stage.prepare(batch(["a prompt", None, "  "])))).to_pydict()
     assert out["status"] == ["ok", "partial", "partial"]
     assert out["correspondence_score"][1:] == [None, None] and None not in out["quality_score"]
     assert out["error_code"][1:] == ["prompt_null", "prompt_empty"]
     assert out["error"][2] == "correspondence not scored: prompt is empty"
     only = ScoreStage(FakeMethod(aspects=("correspondence",)))  # nothing to score without the prompt
-    assert only.process(only.prepare(batch([None]))).to_pydict()["status"] == ["error"]
+    assert run_sync(only.process(only.prepare(batch([None])))).to_pydict()["status"] == ["error"]
 
 
 def test_a_method_failing_every_row_fails_the_batch():
     stage = ScoreStage(FakeMethod(FakeConfig(refuse="x")))
     with pytest.raises(RuntimeError, match="fake refusal"):
-        stage.process(stage.prepare(batch(["x1", "x2"])))
+        run_sync(stage.process(stage.prepare(batch(["x1", "x2"]))))
 
 
 def test_keep_image_keeps_the_column_and_resources_default_to_the_methods():

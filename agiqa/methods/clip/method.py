@@ -1,9 +1,14 @@
 """ClipAgiqaMethod: one frozen CLIP shared by every aspect's head behind `ScoringMethod`.
 
-Per batch: one image forward for all aspects (and one prompt forward when a head reads the
-prompt), then each head's regressor. The heads' category text features do not depend on the
-image: they are computed once in `setup`, not per batch. Images are resized, cropped and
-normalised by `preprocess` on the stage's I/O thread, so the engine thread only runs the network.
+Per batch: one image forward for all aspects (and a prompt forward for the prompts not seen before,
+when a head reads the prompt), then each head's regressor. The heads' category text features do not
+depend on the image: they are computed once in `setup`, not per batch; a prompt's features are
+computed once per job (`PromptFeatureCache`). Images are resized, cropped and normalised by
+`preprocess` on the stage's prepare pool, so the engine thread only runs the network.
+
+On a GPU `score` is a coroutine: it stacks a batch into a pinned host buffer, copies it without
+blocking, launches the network and gives the event loop back until the device is done, so the next
+batch is stacked and copied while this one computes (the runner keeps several in flight).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import time
 from pathlib import Path
 
 from agiqa.aspects import MOS_SPEC
+from agiqa.methods.base import MethodBase
 from agiqa.methods.digest import folder_digest
 from agiqa.resources import Resources
 
 
-class ClipAgiqaMethod:
+class ClipAgiqaMethod(MethodBase):
     name = "clip-agiqa"
     spec = MOS_SPEC
 
@@ -36,6 +42,8 @@ class ClipAgiqaMethod:
         self.backbone = None
         self.heads: dict = {}
         self.text_features: dict = {}
+        self.prompt_cache = None
+        self.pinned = None
         self.times = {"clip": 0.0, "head": 0.0}
 
     def identity(self) -> dict:
@@ -43,12 +51,10 @@ class ClipAgiqaMethod:
                 "heads": {a: folder_digest(Path(self.cfg.heads_dir) / a, recursive=True) for a in self.aspects},
                 "dtype": self.cfg.dtype}
 
-    def extra_fields(self):
-        return []
-
     def setup(self) -> None:
         import torch
 
+        from agiqa.methods.clip.batching import PinnedBuffers, PromptFeatureCache
         from agiqa.model.clip.backbone import ClipBackbone
         from agiqa.model.clip.head import ClipAgiqaHead
 
@@ -57,42 +63,68 @@ class ClipAgiqaMethod:
             dtype = torch.float16 if device.startswith("cuda") else torch.float32
         else:
             dtype = getattr(torch, self.cfg.dtype)
-        if device == "cpu":  # oversubscribed OpenMP threads spin against the I/O thread (config.cpu_threads)
-            torch.set_num_threads(self.cfg.cpu_threads or max(1, int(self.cfg.num_cpus)))
+        if device == "cpu":  # oversubscribed OpenMP threads spin against the prepare pool (config.cpu_threads)
+            torch.set_num_threads(self.cfg.cpu_threads or 1)
         self.backbone = ClipBackbone(self.cfg.model, device=device, dtype=dtype)
         with torch.no_grad():
             for a in self.aspects:
                 head = ClipAgiqaHead.load(Path(self.cfg.heads_dir) / a, self.backbone)
                 self.heads[a] = head
                 self.text_features[a] = head.text_features(self.backbone)  # once, not per batch
+        self.prompt_cache = PromptFeatureCache(self.backbone.prompt_features, self.cfg.prompt_cache_size)
+        self.pinned = PinnedBuffers() if self.backbone.device.type == "cuda" else None
 
     def preprocess(self, image):
-        """Stage I/O thread: one decoded RGB image -> CLIP pixel values (resize, crop, normalise)."""
+        """Prepare pool: one decoded RGB image -> CLIP pixel values (resize, crop, normalise)."""
         return self.backbone.preprocess(image)
 
-    def score(self, pixels: list, prompts: list[str]):
-        import numpy as np
-        import torch
-
+    async def score(self, pixels: list, prompts: list[str], columns: dict | None = None):
         from agiqa.methods.base import MethodOutput
 
         scores: dict[str, list[float]] = {a: [] for a in self.aspects}
         bs = self.cfg.batch_size
         for s in range(0, len(pixels), bs):
-            t0 = time.perf_counter()
-            feats = self.backbone.image_features(np.stack(pixels[s:s + bs]))
-            prompt_feats = self.backbone.prompt_features(prompts[s:s + bs]) if self.prompt_aspects else None
-            t1 = time.perf_counter()
-            with torch.no_grad():
-                for a in self.aspects:
-                    out = self.heads[a](feats, self.text_features[a], prompt_feats)
-                    scores[a] += out.float().cpu().tolist()
-            self.times["clip"] += t1 - t0
-            self.times["head"] += time.perf_counter() - t1
+            part = await self._score_batch(pixels[s:s + bs], prompts[s:s + bs])
+            for a in self.aspects:
+                scores[a] += part[a]
         return MethodOutput(scores=scores)
+
+    async def _score_batch(self, pixels: list, prompts: list[str]) -> dict[str, list[float]]:
+        import asyncio
+
+        import numpy as np
+        import torch
+
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            if self.pinned is not None:  # GPU: stack into pinned memory, copy without blocking the host
+                host = self.pinned.take((len(pixels), *pixels[0].shape))
+                np.stack(pixels, out=host.numpy())
+                x = host.to(self.backbone.device, self.backbone.dtype, non_blocking=True)
+            else:
+                host, x = None, np.stack(pixels)
+            feats = self.backbone.image_features(x)
+            prompt_feats = self.prompt_cache.features(prompts) if self.prompt_aspects else None
+            t1 = time.perf_counter()
+            out = torch.stack([self.heads[a](feats, self.text_features[a], prompt_feats).float()
+                               for a in self.aspects])
+            if host is not None:
+                result = out.to("cpu", non_blocking=True)
+                done = torch.cuda.Event()
+                done.record()
+                while not done.query():  # the loop runs the next batch's stacking and copy meanwhile
+                    await asyncio.sleep(0.0005)
+                self.pinned.give_back(host)
+            else:
+                result = out
+        values = result.tolist()
+        self.times["clip"] += t1 - t0
+        self.times["head"] += time.perf_counter() - t1
+        return {a: values[j] for j, a in enumerate(self.aspects)}
 
     def teardown(self) -> None:
         import gc
 
         self.backbone, self.heads, self.text_features = None, {}, {}
+        self.prompt_cache = self.pinned = None
         gc.collect()

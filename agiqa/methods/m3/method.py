@@ -9,7 +9,7 @@ from pathlib import Path
 from agiqa.aspects import MOS_SPEC
 from agiqa.engines.config import PERFORMANCE_ONLY, decoding
 from agiqa.errors import ConfigError
-from agiqa.methods.base import MethodOutput
+from agiqa.methods.base import MethodBase, MethodOutput
 from agiqa.methods.digest import folder_digest
 from agiqa.methods.m3.inputs import description_reserve, fitted_conversations
 from agiqa.methods.m3.two_round import Conversation, two_round
@@ -18,7 +18,7 @@ from agiqa.resources import Resources
 log = logging.getLogger(__name__)
 
 
-class M3Method:
+class M3Method(MethodBase):
     name = "m3-agiqa"
     spec = MOS_SPEC
     #: Aspects whose questions are about the generation prompt: without one they cannot be scored.

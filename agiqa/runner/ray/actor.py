@@ -1,17 +1,15 @@
-"""The stage actor: the stage set up once, shards run one after another.
+"""The stage actor: the stage set up once, shards streamed through it (`runner.stream.ShardStreamer`).
 
 The driver keeps `shards_in_flight_per_actor` shards queued on each actor. The actor is threaded
-(`max_concurrency`), so a queued `run` call starts on arrival: it opens its shard and reads and
-prepares the first batch on an I/O thread while the engine thread still works on the shard before
-it; the engine thread then runs shards one at a time, and a shard's first batch is usually ready
-when its turn comes: the engine stays fed across shard boundaries.
+(`max_concurrency`), so a queued `run` call starts on arrival: its shard is opened, read and
+prepared while the shard before it still runs, and its batches take the engine's slots as soon as
+that shard has submitted its last: the engine stays fed across shard boundaries.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class CallOrder:
@@ -42,19 +40,16 @@ class StageActor:
     def __init__(self, job, p, identity: dict, ident_hash: str):
         """`p`: the pass this actor's pool runs, its stage already built (`Pass.resolved`)."""
         from agiqa.runner.shard import ShardIO
+        from agiqa.runner.stream import ShardStreamer, prepare_workers
 
-        # All torch work (setup included) on one dedicated thread: torch's OpenMP pool belongs to
-        # the calling thread, and an idle pool of another thread spins and steals the cores
-        # (measured: throughput halves once two threads have run torch ops).
-        self._engine = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-engine")
-        self._engine.submit(p.stage.setup).result()
         side_store = job.open_store(p.side_input, job.storage) if p.side_input else None
-        self.rows_done = 0  # rows of finished batches, polled by the driver for progress
+        self.rows_done = 0  # rows of written batches, polled by the driver for progress
         self.io = ShardIO(p.stage, p.output, job.open_store(p.input, job.storage),
                           job.open_store(p.output, job.storage), side_store, job.read_batch_rows, identity, ident_hash,
-                          on_rows=self._count)
-        self.prefetched_used = 0
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agiqa-next-shard")
+                          on_rows=self._count, max_batches_in_flight=job.max_batches_in_flight,
+                          prepare_workers=prepare_workers(p.stage.resources, job.prepare_workers))
+        self.streamer = ShardStreamer(self.io)
+        self.streamer.call(p.stage.setup)  # on the engine thread: all torch work stays on that one thread
         self._order = CallOrder()
 
     def ready(self) -> str:
@@ -63,38 +58,22 @@ class StageActor:
         return f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, shard_dict: dict, side_dict: dict | None, seq: int) -> dict:
-        """Runs on arrival (threaded actor): opening the shard starts at once on the I/O thread,
-        while the engine thread may still be busy with the shard before it. `seq` is the driver's
-        number for this call on this actor: shards are opened and run in that order."""
-        from agiqa.runner.shard import open_shard
+        """Runs on arrival (threaded actor): the shard starts streaming at once, behind the shards before
+        it. `seq` is the driver's number for this call on this actor: shards are submitted to the stage
+        and committed in that order."""
         from agiqa.storage.base import ShardInfo
 
         shard = ShardInfo(**shard_dict)
         side = ShardInfo(**side_dict) if side_dict else None
-
-        def enqueue() -> Future:
-            opening = self._io.submit(open_shard, shard, self.io, side)
-            return self._engine.submit(self._run, shard, side, opening)
-
-        return self._order.run_in_turn(seq, enqueue).result()
-
-    def _run(self, shard, side, opening: Future) -> dict:
-        from agiqa.runner.shard import run_shard
-
-        if opening.done():
-            self.prefetched_used += 1  # opened and first batch prepared before its turn
-        try:
-            opened = opening.result()
-        except Exception:
-            opened = None  # open it again in run_shard, which reports the reason
-        return run_shard(shard, self.io, opened=opened, side=side).to_dict()
+        return self._order.run_in_turn(seq, self.streamer.submit, shard, side).result().to_dict()
 
     def _count(self, n: int) -> None:
         self.rows_done += n
 
     def stats(self) -> dict:
-        return {"prefetched_used": self.prefetched_used, "rows_done": self.rows_done}
+        return {"prefetched_used": self.streamer.prefetched_used, "rows_done": self.rows_done}
 
     def teardown(self) -> None:
         """Free the stage's resources (engine, GPU memory) before the actor is killed."""
-        self._engine.submit(self.io.stage.teardown).result()
+        self.streamer.call(self.io.stage.teardown)
+        self.streamer.close()

@@ -3,9 +3,12 @@
 Each pass gets its own pool, shaped by its stage's resources (GPUs and CPUs per actor, number of
 actors), so a cheap stage never waits on the MLLM's actors. Failures follow `runner.policy`; what
 only Ray adds is actor death:
-- an actor dies (process killed, node lost, out of memory): it is replaced; the shard it was
-  running counts one attempt and goes back in the queue; shards merely queued on it go back
-  without penalty; a shard committed before the death (its reply lost with the actor) is done.
+- an actor dies (process killed, node lost, out of memory): it is replaced; a shard committed
+  before the death (its reply lost with the actor) is done. An actor streams its queued shards
+  back to back (the next one's rows are read, decoded and scored while the current one finishes),
+  so when several shards were on it the death could come from any of them: they go back without
+  penalty, as suspects, and each suspect then runs alone on an actor; a death with one shard on
+  the actor counts one attempt for that shard.
 Because outputs are committed with manifests, a driver killed mid-job loses only the shards in
 flight: a rerun skips everything committed.
 """
@@ -197,6 +200,7 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
     queue = deque(plan.todo)
     inflight: dict = {}  # ref -> (shard, actor index, actor generation)
     per_actor: dict[int, deque] = defaultdict(deque)  # refs in submission order
+    suspects: set[str] = set()  # on an actor that died with other shards: run alone until settled
     progress = Progress(len(plan.todo), enabled=job.progress, what=plan.pass_.stage.name)
     ledger = ShardLedger(summary, job.max_shard_attempts, progress)
     last_poll = time.monotonic()
@@ -205,9 +209,16 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
         if ledger.attempt_failed(shard.rel, reason, pool.alive()):
             queue.appendleft(shard)
 
+    def may_take(i: int) -> bool:
+        on = per_actor[i]
+        if not queue or len(on) >= job.shards_in_flight_per_actor:
+            return False
+        alone = any(inflight[r][0].rel in suspects for r in on) or queue[0].rel in suspects
+        return not (alone and on)
+
     while queue or inflight:
         for i in range(len(pool.actors)):
-            while queue and len(per_actor[i]) < job.shards_in_flight_per_actor:
+            while may_take(i):
                 shard = queue.popleft()
                 side = plan.side_of(shard)
                 ref = pool.actors[i].run.remote(shard.to_dict(), side and side.to_dict(), pool.calls[i])
@@ -232,23 +243,27 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
                 lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
                 per_actor[i].clear()
                 pool.replace(i)
-                _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive())
+                _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive(), suspects)
                 continue
             except Exception as e:
+                suspects.discard(shard.rel)
                 retry_or_fail(shard, one_line(e))
                 continue
+            suspects.discard(shard.rel)
             ledger.settle(shard.rel, report, pool.alive())
     progress.close()
 
 
 def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLedger, queue: deque,
-                retry_or_fail, alive: int) -> None:
+                retry_or_fail, alive: int, suspects: set[str]) -> None:
     """Settle the shards that were on an actor when it died (`lost`, oldest first).
 
     A shard whose manifest is already committed is done: the actor can die between committing a
-    shard and its reply reaching the driver, and that reply is lost with it. Calls run in order,
-    so the oldest shard not committed was running and is charged an attempt; the shards behind it
-    were only queued and go back without penalty.
+    shard and its reply reaching the driver, and that reply is lost with it. Of the rest: one shard
+    alone on the actor was the one running and is charged an attempt. Several streamed together
+    (the next shard reads, decodes and scores while the one before it finishes), so any of them
+    could have killed it: none is charged, all go back as suspects, which run alone from then on,
+    so the next death names its shard.
     """
     pending = []
     for s in lost:
@@ -256,12 +271,17 @@ def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLe
         if m is None:
             pending.append(s)
             continue
+        suspects.discard(s.rel)
         log.warning("actor %d died after committing %s; counted as done", i, s.rel)
         ledger.settle(s.rel, {"ok": True, "rows_by_status": m.get("rows_by_status", {}),
                               "rows_out": m.get("rows_out", 0)}, alive)
     if not pending:
         return
-    running, queued = pending[0], pending[1:]
-    log.warning("actor %d died on shard %s: %s; replacing it", i, running.rel, reason)
-    queue.extendleft(reversed(queued))
-    retry_or_fail(running, f"actor died: {reason}")
+    if len(pending) > 1:
+        log.warning("actor %d died with %d shards on it (%s): %s; replacing it and retrying them one at a time, "
+                    "uncharged", i, len(pending), ", ".join(s.rel for s in pending), reason)
+        suspects.update(s.rel for s in pending)
+        queue.extendleft(reversed(pending))
+        return
+    log.warning("actor %d died on shard %s: %s; replacing it", i, pending[0].rel, reason)
+    retry_or_fail(pending[0], f"actor died: {reason}")

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from agiqa.runner.engine_loop import run_sync
 from tests.fixtures.shards import png, write_shard
 
 
@@ -54,7 +55,7 @@ def test_given_descriptions_skip_round_one_and_are_scored_raw(given_stage, monke
     descs = ["it is a sharp picture", "blurry and noisy"]
     batch = pa.RecordBatch.from_pydict({"id": ["a", "b"], "image": [png(3, 30, 30), png(4, 20, 50)],
                                         "prompt": ["a red circle", "two stars"], "response_0": descs})
-    rows = pa.Table.from_batches([given_stage.process(given_stage.prepare(batch))]).to_pylist()
+    rows = pa.Table.from_batches([run_sync(given_stage.process(given_stage.prepare(batch)))]).to_pylist()
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert [r["quality_description"] for r in rows] == descs
     prep = given_stage.prepare(batch)
@@ -72,7 +73,7 @@ def test_given_descriptions_skip_round_one_and_are_scored_raw(given_stage, monke
 def test_a_row_without_a_given_description_is_marked_not_described(given_stage):
     batch = pa.RecordBatch.from_pydict({"id": ["a", "b"], "image": [png(5), png(6)], "prompt": ["x", "y"],
                                         "response_0": ["fine", None]})
-    rows = pa.Table.from_batches([given_stage.process(given_stage.prepare(batch))]).to_pylist()
+    rows = pa.Table.from_batches([run_sync(given_stage.process(given_stage.prepare(batch)))]).to_pylist()
     assert [r["status"] for r in rows] == ["ok", "error"]
     assert "no description in column 'response_0'" in rows[1]["error"]
 

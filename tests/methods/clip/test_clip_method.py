@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from agiqa.runner.engine_loop import run_sync
 from tests.fixtures.shards import write_shard
 
 
@@ -80,7 +81,7 @@ def test_text_features_are_computed_once_and_equal_recomputing_them_per_batch(ti
     head.text_features = lambda b: calls.append(1) or real(b)
     ims = [Image.open(__import__("io").BytesIO(png(k))).convert("RGB") for k in range(6)]
     px = [method.preprocess(im) for im in ims]
-    got = method.score(px, ["p"] * 6).scores["quality"]
+    got = run_sync(method.score(px, ["p"] * 6)).scores["quality"]
     assert calls == []  # scoring never recomputed them
     with torch.no_grad():
         per_batch = head(method.backbone.image_features(np.stack(px)), real(method.backbone)).tolist()

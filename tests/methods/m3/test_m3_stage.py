@@ -5,6 +5,7 @@ import pyarrow as pa
 import pytest
 
 from agiqa.aspects import ASPECTS
+from agiqa.runner.engine_loop import run_sync
 from tests.fixtures.model import m3_stage
 from tests.fixtures.shards import png
 
@@ -21,7 +22,7 @@ def stage(tiny_model_dir):
 
 def run(stage, ids, images, prompts):
     batch = pa.RecordBatch.from_pydict({"id": ids, "image": images, "prompt": prompts})
-    return stage.process(stage.prepare(batch)).to_pydict()
+    return run_sync(stage.process(stage.prepare(batch))).to_pydict()
 
 
 def test_batched_equals_one_row_at_a_time(stage):

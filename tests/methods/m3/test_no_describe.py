@@ -3,6 +3,7 @@
 import pyarrow as pa
 import torch
 
+from agiqa.runner.engine_loop import run_sync
 from tests.fixtures.model import job_config
 
 
@@ -17,7 +18,7 @@ def test_round_one_skipped_scores_the_empty_description(tiny_model_dir, demo_sha
     stage = ScoreStage(cfg.method.build(tuple(cfg.aspects)))
     stage.setup()
     m = stage.method
-    out = pa.Table.from_batches([stage.process(stage.prepare(batch))]).to_pylist()
+    out = pa.Table.from_batches([run_sync(stage.process(stage.prepare(batch)))]).to_pylist()
     assert [r["status"] for r in out] == ["ok"] * 3
     assert all(r[f"{a}_description"] == "" for r in out for a in ("quality", "authenticity"))
     # the score is the head over the conversation with an empty assistant turn
