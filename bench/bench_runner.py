@@ -1,15 +1,18 @@
-"""The runner's whole-job overhead, with FakeMethod (no model), measured side by side in one run.
+"""The runner's whole-job overhead and what batches in flight buy, with FakeMethod (no model), side by side.
 
-A job (planning, prefetch thread, Parquet writing, atomic commits, manifests, summary) against the
-bare stage loop in one process (read each shard's batches, `stage.prepare`, `stage.process`,
-nothing written), same stage, same batch size, same rows. FakeMethod decodes every image and
-sleeps `--ms-per-row` per row, as a GPU engine holds a batch while the CPU is free. The bare loop
-is the floor: a job can only add to it (or hide decoding behind the engine, which the runner does).
+A job (planning, the streamer's prepare pool and engine loop, Parquet writing, atomic commits,
+manifests, summary) against the bare stage loop in one process (read each shard's batches,
+`stage.prepare`, `stage.process`, one after another, nothing written), same stage, same batch size,
+same rows. FakeMethod decodes every image and, per batch, waits a time in `--latency-ms` LO,HI chosen
+from the batch's prompts (an async engine holds a batch as long as its longest description takes;
+deterministic, so every run sees the same latencies). The engine-time floor is the sum of those
+waits (K=1), or a K-th of it with K batches in flight.
 
-    python bench/bench_runner.py [--shards 40 --rows 100 --batch 32 --ms-per-row 2 --repeats 2]
+    python bench/bench_runner.py [--shards 40 --rows 100 --batch 32 --latency-ms 1,20 --repeats 2]
 
-Prints rows/s of the bare loop, of a local job and of a Ray job (1 actor), their ratios to the
-bare loop, and the driver's CPU time per shard in each job.
+Prints rows/s of the bare loop, of local and Ray jobs (1 actor) at K=1 and K=4, their ratios to the
+bare loop, K=4 / K=1, the fraction of the engine-time floor each reaches, and the driver's CPU time
+per shard.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from agiqa.runner.engine_loop import run_sync
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +52,7 @@ def bare_loop(cfg) -> float:
     """Rows/s of the stage alone: read, prepare, process, one batch after another, nothing written."""
     import pyarrow.parquet as pq
 
+    from agiqa.runner.engine_loop import run_sync
     from agiqa.workflows.score import build_score_job
 
     stage = build_score_job(cfg).passes[0].stage
@@ -61,6 +63,18 @@ def bare_loop(cfg) -> float:
             rows += run_sync(stage.process(stage.prepare(batch, None))).num_rows
     stage.teardown()
     return rows / (time.perf_counter() - t)
+
+
+def engine_seconds(cfg) -> float:
+    """The sum of FakeMethod's per-batch waits over the input: the engine-time floor at K=1."""
+    import pyarrow.parquet as pq
+
+    from agiqa.testing.fakes import FakeMethod
+
+    method = FakeMethod(cfg.method)
+    return sum(method.latency(b.column("prompt").to_pylist())
+               for path in sorted(Path(cfg.input).glob("*.parquet"))
+               for b in pq.ParquetFile(path).iter_batches(batch_size=cfg.read_batch_rows))
 
 
 def job(cfg) -> tuple[float, float, float]:
@@ -84,34 +98,42 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=40)
     ap.add_argument("--rows", type=int, default=100)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--ms-per-row", type=float, default=2.0)
+    ap.add_argument("--latency-ms", default="1,20", help="LO,HI: FakeMethod's per-batch wait range (ms)")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
+    lo, hi = (float(x) / 1000 for x in args.latency_ms.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="agiqa-bench-runner-"))
     write_data(tmp / "in", args.shards, args.rows)
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     ray.init(include_dashboard=False, log_to_driver=False)
 
-    def cfg(out: str, runner: str) -> ScoreJobConfig:
+    def cfg(out: str, runner: str, k: int = 1) -> ScoreJobConfig:
         return ScoreJobConfig(input=str(tmp / "in"), output=str(tmp / out), progress=False,
-                              read_batch_rows=args.batch, runner={"kind": runner},
-                              method={"name": "fake", "seconds_per_row": args.ms_per_row / 1000})
+                              read_batch_rows=args.batch, runner={"kind": runner, "max_batches_in_flight": k},
+                              method={"name": "fake", "batch_latency_s": (lo, hi)})
 
-    res: dict[str, list] = {"bare": [], "local": [], "ray": []}
+    modes = [("local", 1), ("local", 4), ("ray", 1), ("ray", 4)]
+    res: dict = {"bare": [], **{m: [] for m in modes}}
     for i in range(args.repeats):
         res["bare"].append(bare_loop(cfg("unused", "local")))
-        res["local"].append(job(cfg(f"local{i}", "local")))
-        res["ray"].append(job(cfg(f"ray{i}", "ray")))
+        for runner, k in modes:
+            res[(runner, k)].append(job(cfg(f"{runner}-k{k}-{i}", runner, k)))
     bare = max(res["bare"])
     rows = args.shards * args.rows
-    floor = f"floor: {1000 / args.ms_per_row:.0f} rows/s of engine time" if args.ms_per_row else "no engine time"
-    print(f"{rows} rows in {args.shards} shards, batch {args.batch}, FakeMethod {args.ms_per_row} ms/row ({floor})")
-    print(f"  bare stage loop, one process: {bare:8.1f} rows/s  (runs {', '.join(f'{x:.1f}' for x in res['bare'])})")
-    for name in ("local", "ray"):
-        best = max(res[name])
-        print(f"  {name:5s} job: {best[0]:8.1f} rows/s whole job, {best[1]:8.1f} after start-up; "
+    engine_s = engine_seconds(cfg("unused", "local"))
+    print(f"{rows} rows in {args.shards} shards, batch {args.batch}, FakeMethod waits {args.latency_ms} ms per batch "
+          f"(engine-time floor {rows / engine_s:.0f} rows/s at K=1)")
+    print(f"  bare stage loop, one process: {bare:8.1f} rows/s = {bare * engine_s / rows:.3f} of the K=1 floor "
+          f"(runs {', '.join(f'{x:.1f}' for x in res['bare'])})")
+    for runner, k in modes:
+        best = max(res[(runner, k)])
+        floor = rows * k / engine_s
+        print(f"  {runner:5s} job K={k}: {best[0]:8.1f} rows/s whole job, {best[1]:8.1f} after start-up; "
               f"ratio to bare {best[0] / bare:.3f}x (after start-up {best[1] / bare:.3f}x); "
-              f"driver CPU {min(r[2] for r in res[name]) * 1000:.2f} ms/shard")
+              f"{best[1] / floor:.3f} of the K={k} floor; driver CPU {min(r[2] for r in res[(runner, k)]) * 1000:.2f} "
+              f"ms/shard")
+    for runner in ("local", "ray"):
+        print(f"  {runner}: K=4 / K=1 after start-up {max(res[(runner, 4)])[1] / max(res[(runner, 1)])[1]:.2f}x")
     ray.shutdown()
 
 

@@ -1,13 +1,14 @@
-"""EngineLoop: the one thread that runs a stage's model work, as an asyncio event loop.
+"""EngineLoop: where a stage's model work runs — one compute thread, beside one asyncio event loop.
 
-All torch work (setup included) runs on this thread: torch's OpenMP pool belongs to the calling
-thread, and an idle pool of another thread spins and steals the cores (measured: throughput
-halved once two threads had run torch ops). Running it as an event loop lets a stage whose
-`process` (or a method whose `score`) is a coroutine keep several batches in flight on one
-engine, while a plain function simply runs to completion on the same thread, as before.
+A plain (sync) `process` or `score` runs on the **compute thread**, one call at a time, as the
+engine thread always did: all of a sync method's torch work (setup included) stays on that one
+thread, because torch's OpenMP pool belongs to the calling thread and an idle pool of another thread
+spins and steals the cores (measured: throughput halved once two threads had run torch ops). The
+**event loop** meanwhile stays free to write finished batches, commit shards and hand out work, so a
+long sync batch never holds back the commit of the shard before it.
 
-An async engine (vLLM's `AsyncLLM`) binds itself to the loop it was created on, so `setup`
-runs here too, and the loop lives as long as the stage.
+A coroutine `process` or `score` runs on the loop itself: that is what lets one engine keep several
+batches in flight (an async engine such as vLLM's `AsyncLLM`, or CLIP waiting on its GPU).
 """
 
 from __future__ import annotations
@@ -15,21 +16,37 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+_BY_LOOP: dict[int, EngineLoop] = {}
 
 
 async def resolved(value: Any) -> Any:
-    """`value`, awaited if it is awaitable: the adapter that lets sync and async stages/methods share a path."""
+    """`value`, awaited if it is awaitable."""
     if inspect.isawaitable(value):
         return await value
     return value
 
 
+async def offload(fn, *args) -> Any:
+    """`fn(*args)` from a coroutine: a coroutine function runs here on the loop; a plain function on the
+    engine's compute thread (the loop stays free), and a coroutine it returns is awaited here. Outside an
+    engine loop (a script's `run_sync`) a plain function simply runs in place."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    engine = _BY_LOOP.get(id(asyncio.get_running_loop()))
+    if engine is None:
+        return await resolved(fn(*args))
+    return await resolved(await asyncio.get_running_loop().run_in_executor(engine.compute, fn, *args))
+
+
 class EngineLoop:
     def __init__(self, name: str = "agiqa-engine"):
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.compute = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-loop", daemon=True)
+        _BY_LOOP[id(self.loop)] = self
         self._thread.start()
 
     def _run(self) -> None:
@@ -41,23 +58,17 @@ class EngineLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def call(self, fn, *args) -> Any:
-        """Run a plain function on the engine thread and wait for it (setup, teardown); a coroutine it
-        returns is awaited there."""
-
-        async def run():
-            return await resolved(fn(*args))
-
-        return self.submit(run()).result()
-
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
+        """`fn(*args)` as `offload` runs it (a plain function on the compute thread: setup, teardown, a sync
+        `process`), waited for here."""
+        return self.submit(offload(fn, *args)).result()
 
     def close(self) -> None:
         if self.loop.is_closed():
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=30)
+        self.compute.shutdown(wait=True)
+        _BY_LOOP.pop(id(self.loop), None)
         if not self._thread.is_alive():
             self.loop.close()
 

@@ -19,7 +19,7 @@ from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
 from agiqa.data.sources import ImageSource
 from agiqa.methods.base import MethodOutput, ScoringMethod
 from agiqa.resources import Resources
-from agiqa.runner.engine_loop import resolved
+from agiqa.runner.engine_loop import offload
 from agiqa.runner.stage import ShardOutput
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class ScoreStage:
     async def _score(self, prep: PreparedRows, rows: list[int]) -> MethodOutput:
         images, prompts = [prep.images[i] for i in rows], [prep.prompts[i] for i in rows]
         columns = {c: [v[i] for i in rows] for c, v in prep.columns.items()}
-        return await resolved(self.method.score(images, prompts, columns))
+        return await offload(self.method.score, images, prompts, columns)
 
 
 def _preprocessed(preprocess, image):
