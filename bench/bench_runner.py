@@ -100,6 +100,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--latency-ms", default="1,20", help="LO,HI: FakeMethod's per-batch wait range (ms)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--prepare-workers", type=int, default=os.cpu_count() or 2,
+                    help="the jobs' decode threads (default: this machine's cores)")
     args = ap.parse_args()
     lo, hi = (float(x) / 1000 for x in args.latency_ms.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="agiqa-bench-runner-"))
@@ -109,7 +111,8 @@ def main() -> None:
 
     def cfg(out: str, runner: str, k: int = 1) -> ScoreJobConfig:
         return ScoreJobConfig(input=str(tmp / "in"), output=str(tmp / out), progress=False,
-                              read_batch_rows=args.batch, runner={"kind": runner, "max_batches_in_flight": k},
+                              read_batch_rows=args.batch, runner={"kind": runner, "max_batches_in_flight": k,
+                                                               "prepare_workers": args.prepare_workers},
                               method={"name": "fake", "batch_latency_s": (lo, hi)})
 
     modes = [("local", 1), ("local", 4), ("ray", 1), ("ray", 4)]
@@ -122,7 +125,7 @@ def main() -> None:
     rows = args.shards * args.rows
     engine_s = engine_seconds(cfg("unused", "local"))
     print(f"{rows} rows in {args.shards} shards, batch {args.batch}, FakeMethod waits {args.latency_ms} ms per batch "
-          f"(engine-time floor {rows / engine_s:.0f} rows/s at K=1)")
+          f"(engine-time floor {rows / engine_s:.0f} rows/s at K=1), jobs with {args.prepare_workers} prepare threads")
     print(f"  bare stage loop, one process: {bare:8.1f} rows/s = {bare * engine_s / rows:.3f} of the K=1 floor "
           f"(runs {', '.join(f'{x:.1f}' for x in res['bare'])})")
     for runner, k in modes:

@@ -96,6 +96,24 @@ def test_pil_transform_equals_the_image_processor(tiny_clip_dir, size):
     assert diff.max() < 0.2 and diff.mean() < 5e-3, (diff.max(), diff.mean())
 
 
+def test_uint8_pixels_normalised_on_the_device_are_the_transforms_pixel_values_exactly(tiny_clip_dir):
+    """preprocess hands uint8 pixels to the batch; normalising there is the same float32 arithmetic."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from agiqa.model.clip.backbone import ClipBackbone
+
+    backbone = ClipBackbone(tiny_clip_dir)
+    rng = np.random.default_rng(3)
+    ims = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((50, 70), (96, 96), (120, 33))]
+    raw = np.stack([backbone.preprocess(im) for im in ims])
+    assert raw.dtype == np.uint8
+    want = np.stack([backbone._pil_transform(im) for im in ims])
+    assert torch.equal(backbone._pil_transform.normalize(torch.from_numpy(raw)), torch.from_numpy(want))
+    assert torch.equal(backbone.image_features(raw), backbone.image_features(want))
+
+
 def test_pil_transform_declines_settings_it_does_not_reproduce(tiny_clip_dir):
     from transformers import CLIPImageProcessor
 

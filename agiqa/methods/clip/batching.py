@@ -42,23 +42,20 @@ class PromptFeatureCache:
 
 
 class PinnedBuffers:
-    """Page-locked host tensors by shape, handed out and given back (one per batch in flight)."""
+    """Page-locked host tensors by shape and dtype, handed out and given back (one per batch in flight)."""
 
-    def __init__(self, dtype=None):
-        import torch
-
-        self.dtype = dtype or torch.float32
+    def __init__(self):
         self._free: dict[tuple, list] = {}
         self.allocated = 0
 
-    def take(self, shape: tuple):
+    def take(self, shape: tuple, dtype):
         import torch
 
-        free = self._free.get(tuple(shape))
+        free = self._free.get((tuple(shape), dtype))
         if free:
             return free.pop()
         self.allocated += 1
-        return torch.empty(shape, dtype=self.dtype, pin_memory=True)
+        return torch.empty(shape, dtype=dtype, pin_memory=True)
 
     def give_back(self, buf) -> None:
-        self._free.setdefault(tuple(buf.shape), []).append(buf)
+        self._free.setdefault((tuple(buf.shape), buf.dtype), []).append(buf)

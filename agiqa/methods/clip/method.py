@@ -98,9 +98,9 @@ class ClipAgiqaMethod(MethodBase):
         t0 = time.perf_counter()
         with torch.no_grad():
             if self.pinned is not None:  # GPU: stack into pinned memory, copy without blocking the host
-                host = self.pinned.take((len(pixels), *pixels[0].shape))
+                host = self.pinned.take((len(pixels), *pixels[0].shape), torch.from_numpy(pixels[0]).dtype)
                 np.stack(pixels, out=host.numpy())
-                x = host.to(self.backbone.device, self.backbone.dtype, non_blocking=True)
+                x = host.to(self.backbone.device, non_blocking=True)  # uint8: normalised on the device
             else:
                 host, x = None, np.stack(pixels)
             feats = self.backbone.image_features(x)
