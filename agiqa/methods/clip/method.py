@@ -78,26 +78,40 @@ class ClipAgiqaMethod(MethodBase):
         """Prepare pool: one decoded RGB image -> CLIP pixel values (resize, crop, normalise)."""
         return self.backbone.preprocess(image)
 
-    async def score(self, pixels: list, prompts: list[str], columns: dict | None = None):
-        from agiqa.methods.base import MethodOutput
+    def score(self, pixels: list, prompts: list[str], columns: dict | None = None):
+        """On CPU a plain call (run on the engine's compute thread, with its torch threads); on a GPU a
+        coroutine that gives the event loop back while the device computes."""
+        if self.pinned is None:
+            return self._collect([self._launch(pixels[s:s + self.cfg.batch_size], prompts[s:s + self.cfg.batch_size])
+                                  for s in range(0, len(pixels), self.cfg.batch_size)])
+        return self._score_on_gpu(pixels, prompts)
 
-        scores: dict[str, list[float]] = {a: [] for a in self.aspects}
-        bs = self.cfg.batch_size
-        for s in range(0, len(pixels), bs):
-            part = await self._score_batch(pixels[s:s + bs], prompts[s:s + bs])
-            for a in self.aspects:
-                scores[a] += part[a]
-        return MethodOutput(scores=scores)
-
-    async def _score_batch(self, pixels: list, prompts: list[str]) -> dict[str, list[float]]:
+    async def _score_on_gpu(self, pixels: list, prompts: list[str]):
         import asyncio
 
+        import torch
+
+        done = []
+        for s in range(0, len(pixels), self.cfg.batch_size):
+            out, host = self._launch(pixels[s:s + self.cfg.batch_size], prompts[s:s + self.cfg.batch_size])
+            result = out.to("cpu", non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            while not event.query():  # meanwhile the loop stacks and copies the next batch
+                await asyncio.sleep(0.0005)
+            self.pinned.give_back(host)
+            done.append((result, None))
+        return self._collect(done)
+
+    def _launch(self, pixels: list, prompts: list[str]):
+        """One CLIP batch started: pixels stacked (on a GPU into pinned memory, copied without blocking),
+        the image tower, the prompts' features (cached), every head. -> ([aspects, B] scores, pinned buffer)."""
         import numpy as np
         import torch
 
         t0 = time.perf_counter()
         with torch.no_grad():
-            if self.pinned is not None:  # GPU: stack into pinned memory, copy without blocking the host
+            if self.pinned is not None:
                 host = self.pinned.take((len(pixels), *pixels[0].shape), torch.from_numpy(pixels[0]).dtype)
                 np.stack(pixels, out=host.numpy())
                 x = host.to(self.backbone.device, non_blocking=True)  # uint8: normalised on the device
@@ -108,19 +122,18 @@ class ClipAgiqaMethod(MethodBase):
             t1 = time.perf_counter()
             out = torch.stack([self.heads[a](feats, self.text_features[a], prompt_feats).float()
                                for a in self.aspects])
-            if host is not None:
-                result = out.to("cpu", non_blocking=True)
-                done = torch.cuda.Event()
-                done.record()
-                while not done.query():  # the loop runs the next batch's stacking and copy meanwhile
-                    await asyncio.sleep(0.0005)
-                self.pinned.give_back(host)
-            else:
-                result = out
-        values = result.tolist()
         self.times["clip"] += t1 - t0
         self.times["head"] += time.perf_counter() - t1
-        return {a: values[j] for j, a in enumerate(self.aspects)}
+        return out, host
+
+    def _collect(self, parts: list):
+        from agiqa.methods.base import MethodOutput
+
+        scores: dict[str, list[float]] = {a: [] for a in self.aspects}
+        for out, _ in parts:
+            for a, values in zip(self.aspects, out.tolist(), strict=True):
+                scores[a] += values
+        return MethodOutput(scores=scores)
 
     def teardown(self) -> None:
         import gc
