@@ -47,7 +47,7 @@ def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
                  max_batches_in_flight=job.max_batches_in_flight,
                  prepare_workers=prepare_workers(stage.resources, job.prepare_workers))
     with ShardStreamer(io) as streamer:
-        streamer.call(stage.setup)  # on the engine thread, where the stage's model work runs
+        streamer.call(stage.setup)  # on the engine's compute thread, where a sync stage's model work runs
         try:
             summary.startup_s += time.perf_counter() - t0
             ledger = ShardLedger(summary, job.max_shard_attempts, progress)

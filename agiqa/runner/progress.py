@@ -29,7 +29,7 @@ class Progress:
             self.bar = tqdm(total=total, unit="shard", desc=what, dynamic_ncols=True)
 
     def add_rows(self, n: int) -> None:
-        """Rows of a batch that just finished (called on the engine thread, or by the Ray driver)."""
+        """Rows of a batch that just finished (called on the streamer's writer thread, or by the Ray driver)."""
         self.rows += n
         self._show()
 

@@ -35,7 +35,7 @@ class JobSummary(RowCounts):
     runner: str = "local"
     actors: int = 1
     actor_restarts: int = 0
-    shards_prefetched: int = 0  # opened and first batch decoded while the engine was busy
+    shards_prefetched: int = 0  # first batch prepared before the shard before it had finished
     identity_hash: str = ""  # of the last pass's stage (what its manifests carry)
     stages: list[str] = field(default_factory=list)
     #: One entry per pass: {stage, output, shards_total, shards_skipped, shards_done, rows_by_status}.

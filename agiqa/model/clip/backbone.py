@@ -5,8 +5,9 @@ tokenizer files, preprocessor_config.json) or one written by `agiqa make-tiny-mo
 clip-agiqa` loads through the same transformers classes. Nothing is downloaded.
 
 Preprocessing is the paper's test transform (resize the short side, bicubic; centre crop; CLIP
-mean/std), done by the folder's own `CLIPImageProcessor` one image at a time on the stage's I/O
-thread, so the engine thread only runs the network.
+mean/std): resize and crop one image at a time on the stage's prepare pool (`PilClipTransform`, or the
+folder's own `CLIPImageProcessor` for settings it does not reproduce), the normalisation batched on
+the model's device by `image_features`.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class StageActor:
                           on_rows=self._count, max_batches_in_flight=job.max_batches_in_flight,
                           prepare_workers=prepare_workers(p.stage.resources, job.prepare_workers))
         self.streamer = ShardStreamer(self.io)
-        self.streamer.call(p.stage.setup)  # on the engine thread: all torch work stays on that one thread
+        self.streamer.call(p.stage.setup)  # on the engine's compute thread, where a sync stage's torch work runs
         self._order = CallOrder()
 
     def ready(self) -> str:

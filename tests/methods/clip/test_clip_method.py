@@ -105,3 +105,42 @@ def test_bad_setups_are_refused_before_any_load(tiny_clip_dir, tmp_path, change,
     change(d)
     with pytest.raises(ConfigError, match=message):
         ClipAgiqaConfig(model=str(d)).check(("quality",))
+
+
+def test_prompt_features_are_computed_once_per_distinct_prompt_and_the_least_recent_dropped():
+    from agiqa.methods.clip.batching import PromptFeatureCache
+
+    calls = []
+
+    def compute(prompts):
+        calls.append(list(prompts))
+        return torch.tensor([[float(len(p)), float(ord(p[0]))] for p in prompts])
+
+    cache = PromptFeatureCache(compute, max_entries=3)
+    got = cache.features(["aa", "b", "aa"])
+    assert calls == [["aa", "b"]] and got.tolist() == [[2.0, 97.0], [1.0, 98.0], [2.0, 97.0]]
+    cache.features(["b", "ccc"])
+    assert calls[-1] == ["ccc"] and (cache.hits, cache.misses) == (2, 3)
+    cache.features(["dd"])  # 4 distinct: "aa" was used least recently
+    assert len(cache) == 3
+    cache.features(["aa", "b"])
+    assert calls[-1] == ["aa"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_the_streamed_job_gives_the_cpus_scores(tiny_clip_dir, small_shards, tmp_path):
+    """The coroutine path (pinned uint8 batches, non-blocking copies, several batches in flight)."""
+    from agiqa.api import score
+
+    for device in ("cpu", "cuda"):
+        cfg = clip_config(tiny_clip_dir, small_shards, tmp_path / device, device=device, dtype="float32")
+        cfg.runner.max_batches_in_flight = 4
+        assert score(cfg).rows_by_status == {"ok": 40}
+    for shard in sorted(small_shards.rglob("*.parquet")):
+        rel = shard.relative_to(small_shards)
+        cpu, gpu = pq.read_table(tmp_path / "cpu" / rel), pq.read_table(tmp_path / "cuda" / rel)
+        assert gpu.column("id").to_pylist() == cpu.column("id").to_pylist()
+        for a in ("quality", "correspondence", "authenticity"):
+            assert gpu.column(f"{a}_score").to_pylist() == pytest.approx(cpu.column(f"{a}_score").to_pylist(),
+                                                                         abs=1e-3)
