@@ -78,7 +78,8 @@ class ShardStreamer:
         """Start a shard now: opened, read and prepared on the reader thread and the pool at once (even
         while a sync stage holds the engine thread); its `ShardReport` comes back in the future. Shards
         submitted from one thread are submitted to the stage and committed in that order."""
-        feed = _Feed(self.engine.loop, 2 * (self.k + self.workers))
+        # read and not yet written: K in flight, one preparing per worker, two finished or ready beside them
+        feed = _Feed(self.engine.loop, self.k + self.workers + 2)
         self._reader.submit(self._feed, shard, side, feed)
         return self.engine.submit(self._run(shard, feed))
 
