@@ -31,9 +31,10 @@ class ClipAgiqaConfig(MethodConfig):
                                                     "several cheap scorers per GPU).")
     num_cpus: float = Field(1.0, gt=0, description="CPUs per actor (image decoding is the CPU floor).")
     cpu_threads: int | None = Field(
-        None, ge=1, description="torch threads for CLIP's forwards on CPU; default 1, beside the stage's prepare pool "
-                                "(decode + preprocess, `runner.prepare_workers`: the actor's CPUs by default). More "
-                                "threads than free cores made the forwards 4-8x slower on 2 busy cores (measured).")
+        None, ge=1, description="torch threads for CLIP's forwards on CPU; default half of num_cpus (at least 1), "
+                                "beside the stage's prepare pool (decode + preprocess, `runner.prepare_workers`: the "
+                                "actor's CPUs by default). More threads than free cores made the forwards 4-8x slower "
+                                "on 2 busy cores (measured).")
     prompt_cache_size: int = Field(65536, ge=0, description="Distinct prompts whose text features are kept per actor "
                                                             "(computed once per job; least recently used dropped).")
 

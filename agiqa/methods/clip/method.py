@@ -64,7 +64,7 @@ class ClipAgiqaMethod(MethodBase):
         else:
             dtype = getattr(torch, self.cfg.dtype)
         if device == "cpu":  # oversubscribed OpenMP threads spin against the prepare pool (config.cpu_threads)
-            torch.set_num_threads(self.cfg.cpu_threads or 1)
+            torch.set_num_threads(self.cfg.cpu_threads or max(1, int(self.cfg.num_cpus) // 2))
         self.backbone = ClipBackbone(self.cfg.model, device=device, dtype=dtype)
         with torch.no_grad():
             for a in self.aspects:
