@@ -67,11 +67,11 @@ class ShardStreamer:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="agiqa-write")
         self._slots: asyncio.Semaphore | None = None  # created on the loop
         self._last: _Turn | None = None  # the shard submitted last: the next one follows it
-        self.prefetched_used = 0  # shards whose first batch was prepared before their turn
+        self.prefetched_used = 0  # shards whose first batch was prepared before the shard before them finished
 
     # -- called from any thread -------------------------------------------------------------------
     def call(self, fn: Callable, *args):
-        """Run `fn` on the engine thread and wait (the stage's setup and teardown)."""
+        """Run `fn` on the engine's compute thread and wait (the stage's setup and teardown)."""
         return self.engine.call(fn, *args)
 
     def submit(self, shard: ShardInfo, side: ShardInfo | None = None) -> Future:
