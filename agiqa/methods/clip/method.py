@@ -82,7 +82,8 @@ class ClipAgiqaMethod(MethodBase):
         """On CPU a plain call (run on the engine's compute thread, with its torch threads); on a GPU a
         coroutine that gives the event loop back while the device computes."""
         if self.pinned is None:
-            return self._collect([self._launch(pixels[s:s + self.cfg.batch_size], prompts[s:s + self.cfg.batch_size])
+            return self._collect([self._launch(pixels[s:s + self.cfg.batch_size],
+                                               prompts[s:s + self.cfg.batch_size])[0]
                                   for s in range(0, len(pixels), self.cfg.batch_size)])
         return self._score_on_gpu(pixels, prompts)
 
@@ -100,7 +101,7 @@ class ClipAgiqaMethod(MethodBase):
             while not event.query():  # meanwhile the loop stacks and copies the next batch
                 await asyncio.sleep(0.0005)
             self.pinned.give_back(host)
-            done.append((result, None))
+            done.append(result)
         return self._collect(done)
 
     def _launch(self, pixels: list, prompts: list[str]):
@@ -130,7 +131,7 @@ class ClipAgiqaMethod(MethodBase):
         from agiqa.methods.base import MethodOutput
 
         scores: dict[str, list[float]] = {a: [] for a in self.aspects}
-        for out, _ in parts:
+        for out in parts:  # [aspects, B] each
             for a, values in zip(self.aspects, out.tolist(), strict=True):
                 scores[a] += values
         return MethodOutput(scores=scores)
