@@ -16,8 +16,10 @@ from pydantic import Field, field_validator, model_validator
 from agiqa.schema import StrictModel
 
 #: Settings that change how fast an engine runs, never what it computes (left out of identities).
-PERFORMANCE_ONLY = ("batch_size", "gpu_memory_utilization", "generate_memory_fraction", "max_num_seqs",
+PERFORMANCE_ONLY = ("batch_size", "gpu_memory_utilization", "max_num_seqs", "max_pending", "vllm_driver",
                     "tensor_parallel_size", "device")
+#: Settings older configs may carry that no longer do anything: dropped with a warning, not refused.
+RETIRED = {"generate_memory_fraction": "one vLLM engine now serves both rounds, so there is nothing to split"}
 
 
 class EngineConfig(StrictModel):
@@ -47,14 +49,30 @@ class EngineConfig(StrictModel):
     max_pixels: int = Field(448 * 448, ge=1, description="Processor upper bound on image pixels after resizing.")
     # vLLM-only options (ignored by hf).
     gpu_memory_utilization: float = Field(
-        0.85, gt=0, le=1, description="vLLM: GPU memory share for the whole engine (both runners)."
-    )
-    generate_memory_fraction: float = Field(
-        0.5, gt=0, lt=1, description="vLLM: share of gpu_memory_utilization given to the generation runner."
+        0.85, gt=0, le=1, description="vLLM: GPU memory share for the engine (weights, KV cache, activations)."
     )
     max_num_seqs: int = Field(64, ge=1, description="vLLM: max sequences scheduled at once.")
+    max_pending: int = Field(
+        256, ge=1, description="vLLM: requests submitted and not yet finished, per engine (the rest wait in agiqa)."
+    )
+    vllm_driver: Literal["auto", "async", "inproc"] = Field(
+        "auto", description="vLLM: 'async' (AsyncLLM, engine core in its own process), 'inproc' (LLMEngine stepped "
+        "in this process); 'auto' is async on a GPU and inproc on CPU."
+    )
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM: tensor parallel degree.")
     max_lora_rank: int = Field(64, ge=1, description="vLLM: the largest LoRA rank served.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data):
+        if isinstance(data, dict) and any(k in data for k in RETIRED):
+            import logging
+
+            data = dict(data)
+            for k in [k for k in data if k in RETIRED]:
+                data.pop(k)
+                logging.getLogger(__name__).warning("engine setting %r is ignored: %s", k, RETIRED[k])
+        return data
 
     @field_validator("device")
     @classmethod

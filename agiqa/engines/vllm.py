@@ -1,12 +1,17 @@
-"""The vLLM engine: all aspects' adapters in one engine, round 1 by generation, scoring by pooling.
+"""The vLLM engine: one generation engine serves both rounds, for all aspects' adapters.
 
-Two vLLM runners over the same base model in one process:
-- a generation runner: all rows × all aspects in one `generate` call, each request with its
-  aspect's `LoRARequest` (multi-LoRA batching, one base model in memory);
-- a pooling runner (`runner="pooling"`, `convert="embed"`, task `token_embed`, pooling ALL, no
-  activation): the final hidden states at every position of the scoring conversation, with the
-  aspect's adapter. The M3 head folds its vocabulary projection into the LM head, so the LM head
-  never runs in this pass.
+One vLLM engine per actor (one copy of the weights, one KV cache, one vision encoder cache):
+- round 1: one generation request per (row, aspect) with that aspect's `LoRARequest` (multi-LoRA
+  batching), decoded with the family's settings;
+- the scoring pass: a one-token generation request over the teacher-forced conversation, with
+  the same adapter, that never reads the prefix cache; its final hidden states at every position
+  are taken inside the engine by agiqa's worker extension (`vllm_tap.py`) and, once the M3 heads
+  are known, projected there by each head's folded `hidden->512` map, so only [L, 512] leaves
+  the device. vLLM's pooling runner cannot share an engine with generation (one runner kind per
+  engine), which is why the scoring pass is not a pooling request.
+A row's image is encoded once for all its requests while it stays in vLLM's encoder cache.
+Requests are awaited (`generate`, `encode`) by the method's event loop, at most `max_pending` in
+flight; `describe` and `hidden_states` are the same calls over a list, for scripts and tests.
 Prompts are rendered by the same `ConversationRenderer` as the hf engine, and generated tokens
 are decoded by the same tokenizer, so both engines are held to identical outputs.
 
@@ -17,9 +22,12 @@ model such as the vision tower or embeddings) are refused up front with the fix:
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import os
+import uuid
 from pathlib import Path
 
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
@@ -28,7 +36,6 @@ from agiqa.engines.conversation import ConversationRenderer
 from agiqa.engines.lora import LM_LINEAR_MODULES
 
 log = logging.getLogger(__name__)
-
 
 
 def check_servable_adapter(path: Path) -> None:
@@ -53,49 +60,6 @@ def check_servable_adapter(path: Path) -> None:
         )
 
 
-def start_vllm(cfg, adapters: dict[str, Path | None], max_model_len: int, **model_kwargs):
-    """The engine's two vLLM runners over `cfg.model`: (generation LLM, pooling LLM, {aspect: LoRARequest},
-    dtype). The pooling runner returns the final hidden states at every position (task `token_embed`,
-    pooling ALL, no activation). On a GPU the two split `gpu_memory_utilization`; on CPU vLLM runs
-    in-process (a ~4 s start instead of ~27 s) with a 1 GiB KV cache unless the environment says otherwise."""
-    import torch
-    from vllm import LLM
-    from vllm.lora.request import LoRARequest
-
-    gpu = torch.cuda.is_available() and cfg.device != "cpu"
-    if not gpu:
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    dtype = cfg.dtype if cfg.dtype != "auto" else ("bfloat16" if gpu else "float32")
-    lora = {a: LoRARequest(a, i + 1, str(d)) for i, (a, d) in enumerate(adapters.items()) if d is not None}
-    common = dict(model=str(cfg.model), dtype=dtype, max_model_len=max_model_len,
-                  limit_mm_per_prompt={"image": 1, "video": 0}, max_num_seqs=cfg.max_num_seqs,
-                  tensor_parallel_size=cfg.tensor_parallel_size, seed=0, **model_kwargs)
-    if lora:
-        common.update(enable_lora=True, max_loras=len(lora), max_lora_rank=cfg.max_lora_rank)
-    gen_kw, pool_kw = dict(common), dict(common)
-    if gpu:
-        gen_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * cfg.generate_memory_fraction
-        pool_kw["gpu_memory_utilization"] = cfg.gpu_memory_utilization * (1 - cfg.generate_memory_fraction)
-    gen = LLM(**gen_kw)
-    pool = LLM(runner="pooling", convert="embed",
-               pooler_config={"task": "token_embed", "pooling_type": "ALL", "use_activation": False}, **pool_kw)
-    return gen, pool, lora, dtype
-
-
-def apart_from_base(call, prompts: list, loras: list) -> list:
-    """`call(prompts, loras)` with the requests that have no LoRA in a call of their own.
-
-    vLLM 0.32 (seen on CPU) applies a batch's adapter to the requests without one when both are in a
-    single call; requests with different adapters batch together correctly. Outputs in input order."""
-    out: list = [None] * len(prompts)
-    for with_lora in (False, True):
-        idx = [i for i, lora in enumerate(loras) if (lora is not None) == with_lora]
-        if idx:
-            for i, o in zip(idx, call([prompts[i] for i in idx], [loras[i] for i in idx]), strict=True):
-                out[i] = o
-    return out
-
 
 def require_vllm() -> None:
     try:
@@ -107,7 +71,197 @@ def require_vllm() -> None:
         ) from None
 
 
-class VLLMEngine:
+def null_adapter(like: Path) -> Path:
+    """A LoRA adapter that changes nothing (all weights zero), shaped like `like`, in agiqa's cache.
+
+    An aspect without an adapter is served with it, so every request of the engine carries a LoRA:
+    vLLM 0.32 (seen on CPU) applies a batch's adapter to the requests without one when both are in
+    one batch, and one engine batches all aspects together."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from agiqa.paths import cache_dir
+
+    src = like / "adapter_model.safetensors"
+    key = hashlib.sha256(f"{src.resolve()}:{src.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    out = cache_dir() / "null-adapters" / key
+    if not (out / "adapter_config.json").is_file():  # several actors may get here at once: each step is atomic
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f"adapter_model.safetensors.{os.getpid()}"
+        save_file({k: torch.zeros_like(v) for k, v in load_file(str(src)).items()}, str(tmp))
+        os.replace(tmp, out / "adapter_model.safetensors")
+        tmp = out / f"adapter_config.json.{os.getpid()}"
+        tmp.write_text((like / "adapter_config.json").read_text())
+        os.replace(tmp, out / "adapter_config.json")
+    return out
+
+
+def start_engine(cfg, adapters: dict[str, Path | None], max_model_len: int, **model_kwargs):
+    """One vLLM generation engine over `cfg.model` with agiqa's hidden-state tap: (driver, {aspect:
+    LoRARequest}, dtype). Every aspect gets a LoRA when any has one (`null_adapter`). On a GPU the driver
+    is `AsyncLLM`; on CPU vLLM runs in this process (a ~4 s start instead of ~30 s) with a 1 GiB KV cache
+    unless the environment says otherwise; `vllm_driver` chooses explicitly."""
+    import torch
+    from vllm.lora.request import LoRARequest
+
+    from agiqa.engines.vllm_driver import AsyncLLMDriver, InprocDriver
+
+    gpu = torch.cuda.is_available() and cfg.device != "cpu"
+    os.environ["VLLM_USE_V2_MODEL_RUNNER"] = "0"  # the tap wraps the V1 runner (vllm_tap.py)
+    if not gpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    dtype = cfg.dtype if cfg.dtype != "auto" else ("bfloat16" if gpu else "float32")
+    served = [d for d in adapters.values() if d is not None]
+    if served:
+        adapters = {a: d if d is not None else null_adapter(served[0]) for a, d in adapters.items()}
+    lora = {a: LoRARequest(a, i + 1, str(d)) for i, (a, d) in enumerate(adapters.items()) if d is not None}
+    args = dict(model=str(cfg.model), dtype=dtype, max_model_len=max_model_len,
+                limit_mm_per_prompt={"image": 1, "video": 0}, max_num_seqs=cfg.max_num_seqs,
+                tensor_parallel_size=cfg.tensor_parallel_size, seed=0, enable_prefix_caching=True,
+                worker_extension_cls="agiqa.engines.vllm_tap.HiddenStateTap", **model_kwargs)
+    if lora:
+        args.update(enable_lora=True, max_loras=len(lora), max_lora_rank=cfg.max_lora_rank)
+    if gpu:
+        args["gpu_memory_utilization"] = cfg.gpu_memory_utilization
+    kind = cfg.vllm_driver if cfg.vllm_driver != "auto" else ("async" if gpu else "inproc")
+    driver = (AsyncLLMDriver if kind == "async" else InprocDriver)(args)
+    try:
+        driver.rpc("agiqa_tap_install", {a: None for a in adapters})
+    except BaseException:
+        driver.shutdown()
+        raise
+    return driver, lora, dtype
+
+
+def gather_sync(calls) -> list:
+    """Run coroutines together to completion from plain code (scripts, tests): their results in order."""
+
+    async def together():
+        return await asyncio.gather(*calls)
+
+    return asyncio.run(together())
+
+
+class OneEngineVLLM:
+    """What both families' vLLM engines share: the driver, the in-flight cap, the scoring pass and the tap.
+
+    A subclass says how its family renders prompts (`_describe_prompt`, `_scoring_prompt`), decodes
+    (`_decoding`, `_decode`, `_stop_ids`) and ends beams (`_beam_eos`)."""
+
+    driver = None
+
+    def _start(self, cfg, max_model_len: int, **model_kwargs) -> None:
+        self.driver, self.lora, self.dtype = start_engine(cfg, self.adapters, max_model_len, **model_kwargs)
+        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._takes: list[tuple[str, asyncio.Future]] = []
+
+    # -- requests in flight ------------------------------------------------------------------
+    def _slot(self) -> asyncio.Semaphore:
+        """This event loop's cap on requests in flight (`max_pending`)."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._slots:
+            self._slots[loop] = asyncio.Semaphore(self.cfg.max_pending)
+        return self._slots[loop]
+
+    async def _run(self, prompt: dict, params, aspect: str, request_id: str | None = None):
+        async with self._slot():
+            return await self.driver.generate(prompt, params, self.lora.get(aspect),
+                                              request_id or f"agiqa-gen:{uuid.uuid4().hex}")
+
+    # -- round 1 -------------------------------------------------------------------------------
+    async def generate(self, r: DescribeRequest) -> str:
+        """Round 1 for one (row, aspect), with its adapter: greedy, or the family's beam search."""
+        from vllm import SamplingParams
+
+        d = self._decoding()
+        prompt = self._describe_prompt(r)
+        if d.num_beams > 1:
+            from agiqa.engines.vllm_beams import beam_search
+
+            tokens = await beam_search(lambda p, params: self._run(p, params, r.aspect), prompt, d.num_beams,
+                                       d.max_new_tokens, self._beam_eos())
+            return self._decode(tokens)
+        params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty,
+                                stop_token_ids=self._stop_ids())
+        out = await self._run(prompt, params, r.aspect)
+        return self._decode(list(out.outputs[0].token_ids))
+
+    def describe(self, requests: list[DescribeRequest]) -> list[str]:
+        return gather_sync([self.generate(r) for r in requests])
+
+    # -- scoring pass --------------------------------------------------------------------------
+    def project_with(self, heads: dict[str, Path]) -> None:
+        """From now on `encode` returns each aspect's states projected by its head's folded map (the head's
+        `proj`, applied inside the engine): [L, D] instead of [L, hidden]."""
+        self.driver.rpc("agiqa_tap_install", {a: str(heads[a]) if a in heads else None for a in self.aspects})
+
+    async def encode(self, r: ScoringRequest):
+        """The scoring pass's final hidden states, [L, hidden] float32 on CPU, or [L, D] once the aspect's
+        head projection is installed (`project_with`)."""
+        import torch
+        from vllm import SamplingParams
+
+        from agiqa.engines.vllm_tap import score_request_id
+
+        key = score_request_id(r.aspect, uuid.uuid4().hex)
+        params = SamplingParams(temperature=0.0, max_tokens=1, detokenize=False, skip_reading_prefix_cache=True)
+        try:
+            out = await self._run(self._scoring_prompt(r), params, r.aspect, key)
+        except BaseException:
+            await self.driver.rpc_async("agiqa_tap_drop", [key])
+            raise
+        got = await self._take(key)
+        if isinstance(got, str):
+            raise RuntimeError(f"scoring pass ({r.aspect}): {got}")
+        shape, data = got
+        states = torch.frombuffer(bytearray(data), dtype=torch.float32).reshape(shape)
+        length = len(out.prompt_token_ids)
+        if states.shape[0] < length:
+            raise RuntimeError(f"scoring pass ({r.aspect}): {states.shape[0]} states for {length} tokens")
+        return states[:length]
+
+    async def _take(self, key: str):
+        """The tap's output for `key`; keys that arrive while a take is on its way go in the next one."""
+        fut = asyncio.get_running_loop().create_future()
+        self._takes.append((key, fut))
+        if len(self._takes) == 1:
+            while self._takes:
+                await asyncio.sleep(0)  # let the other requests that finished in this step join
+                batch, self._takes = self._takes, []
+                try:
+                    got = (await self.driver.rpc_async("agiqa_tap_take", [k for k, _ in batch]))[0]
+                except BaseException as e:  # noqa: BLE001 - every waiter learns why
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_exception(e)
+                    continue
+                for k, f in batch:
+                    if not f.done():
+                        f.set_result(got[k])
+        return await fut
+
+    def hidden_states(self, requests: list[ScoringRequest]):
+        return gather_sync([self.encode(r) for r in requests])
+
+    def lm_head(self, aspect: str):
+        from agiqa.model.checkpoint import load_lm_head
+
+        return load_lm_head(self.cfg.model)
+
+    def shutdown(self) -> None:
+        """Stop the engine and free its memory (the GPU's, on a GPU node)."""
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            driver.shutdown()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    close = shutdown
+
+
+class VLLMEngine(OneEngineVLLM):
     def __init__(self, cfg, aspects: tuple[str, ...]):
         require_vllm()
         from transformers import AutoProcessor
@@ -126,45 +280,25 @@ class VLLMEngine:
         )
         self.tokenizer = self.processor.tokenizer
         self.conversation = ConversationRenderer(self.processor, cfg.max_length)
-        self.hidden_size = int(json.loads((Path(cfg.model) / "config.json").read_text()).get("text_config", {})
-                               .get("hidden_size") or self._hidden_from_config())
-        self.gen, self.pool, self.lora, self.dtype = start_vllm(
-            cfg, self.adapters, cfg.max_length + decoding(cfg).max_new_tokens + 64,
-            mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels})
+        config = json.loads((Path(cfg.model) / "config.json").read_text())
+        self.hidden_size = int(config.get("text_config", {}).get("hidden_size") or config["hidden_size"])
+        self._start(cfg, cfg.max_length + decoding(cfg).max_new_tokens + 64,
+                    mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels})
 
-    def _hidden_from_config(self) -> int:
-        return int(json.loads((Path(self.cfg.model) / "config.json").read_text())["hidden_size"])
+    def _decoding(self):
+        return decoding(self.cfg)
 
-    def _lora_for(self, aspect: str):
-        return self.lora.get(aspect)
+    def _describe_prompt(self, r: DescribeRequest) -> dict:
+        return {"prompt": self.conversation.describe_prompt(r.first_turn), "multi_modal_data": {"image": r.image}}
 
-    def describe(self, requests: list[DescribeRequest]) -> list[str]:
-        from vllm import SamplingParams
+    def _scoring_prompt(self, r: ScoringRequest) -> dict:
+        return {"prompt": self.conversation.scoring_prompt(r), "multi_modal_data": {"image": r.image}}
 
-        if not requests:
-            return []
-        prompts = [{"prompt": self.conversation.describe_prompt(r.first_turn), "multi_modal_data": {"image": r.image}}
-                   for r in requests]
-        d = decoding(self.cfg)
-        params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty)
-        outs = apart_from_base(lambda p, lo: self.gen.generate(p, params, lora_request=lo, use_tqdm=False),
-                               prompts, [self._lora_for(r.aspect) for r in requests])
-        return [self.tokenizer.decode(o.outputs[0].token_ids, skip_special_tokens=True).strip() for o in outs]
+    def _stop_ids(self) -> list[int]:
+        return []
 
-    def hidden_states(self, requests: list[ScoringRequest]):
-        if not requests:
-            return []
-        prompts = [{"prompt": self.conversation.scoring_prompt(r), "multi_modal_data": {"image": r.image}}
-                   for r in requests]
-        outs = apart_from_base(
-            lambda p, lo: self.pool.encode(p, pooling_task="token_embed", lora_request=lo, use_tqdm=False),
-            prompts, [self._lora_for(r.aspect) for r in requests])
-        return [o.outputs.data.float().cpu() for o in outs]
+    def _decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True).strip()
 
-    def lm_head(self, aspect: str):
-        from agiqa.model.checkpoint import load_lm_head
-
-        return load_lm_head(self.cfg.model)
-
-    def close(self) -> None:
-        self.gen = self.pool = None  # type: ignore[assignment]
+    def _beam_eos(self) -> int:
+        return self.tokenizer.eos_token_id

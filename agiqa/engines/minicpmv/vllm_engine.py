@@ -1,15 +1,15 @@
 """The vllm engine for MiniCPM-Llama3-V 2.5: vLLM's own model, agiqa's inputs and image processor.
 
-Both passes take the ids the hf engine builds (`MiniCPMVInputs`: the reference's template, slicing and
+One engine serves both rounds (`OneEngineVLLM`). Both passes take the ids the hf engine builds (`MiniCPMVInputs`: the reference's template, slicing and
 tail truncation), with each image's placeholder collapsed to vLLM's `(<image>./</image>)`, which vLLM
 expands back from the same slicing (`vllm_model.py`); the scoring pass sends the head's slice count
 per request. Round 1 follows the family's decoding:
 - greedy (`num_beams` 1): vLLM sampling at temperature 0 with the repetition penalty, stopping at
   `<|end_of_text|>` or `<|eot_id|>`: the same text as the hf engine;
-- beam search (the family default, 3 beams): vLLM's `beam_search`, which has no repetition penalty
-  and ends a beam only at its tokenizer's eos. The chat model ends its turn with `<|eot_id|>` (the
-  released eos is `<|end_of_text|>`), so vLLM is given the same tokenizer with `<|eot_id|>` as its eos
-  (`eot_tokenizer`); otherwise every beam would run on to the 1,024-token cap. The reference ends
+- beam search (the family default, 3 beams): vLLM's algorithm (`vllm_beams.py`), which has no
+  repetition penalty and ends a beam at one eos. The chat model ends its turn with `<|eot_id|>` (the
+  released eos is `<|end_of_text|>`), so beams end there, and vLLM is given the same tokenizer with
+  `<|eot_id|>` as its eos (`eot_tokenizer`); otherwise every beam would run on to the 1,024-token cap. The reference ends
   beams at either token, and applies the penalty, so the text can differ from the reference's; use
   `--engine hf` to reproduce it.
 Adapters are served as LoRA on the language model; the released ones train the vision tower,
@@ -33,7 +33,7 @@ from agiqa.engines.config import decoding
 from agiqa.engines.minicpmv.engine import DESCRIBE_MAX_INPUT, FAMILY
 from agiqa.engines.minicpmv.inputs import BOS, EOT, MiniCPMVInputs, scoring_messages
 from agiqa.engines.minicpmv.vllm_plugin import IMAGE_PATTERN
-from agiqa.engines.vllm import apart_from_base
+from agiqa.engines.vllm import OneEngineVLLM
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,12 @@ def eot_tokenizer(model_dir: str | Path) -> str:
     return str(out)
 
 
-class MiniCPMVVLLMEngine:
+class MiniCPMVVLLMEngine(OneEngineVLLM):
     family = FAMILY
 
     def __init__(self, cfg, aspects: tuple[str, ...]):
         from agiqa.engines.minicpmv.vllm_plugin import ARCHITECTURE, register
-        from agiqa.engines.vllm import check_servable_adapter, require_vllm, start_vllm
+        from agiqa.engines.vllm import check_servable_adapter, require_vllm
 
         require_vllm()
         register()
@@ -81,55 +81,31 @@ class MiniCPMVVLLMEngine:
             log.warning("vllm engine: round 1 by beam search (%d beams) WITHOUT the repetition penalty %.2f "
                         "(vLLM's beam search has none); descriptions can differ from the reference's, whose "
                         "decoding --engine hf reproduces", self.decoding.num_beams, self.decoding.repetition_penalty)
-        self.gen, self.pool, self.lora, self.dtype = start_vllm(
-            cfg, self.adapters, DESCRIBE_MAX_INPUT + self.decoding.max_new_tokens,
-            hf_overrides={"architectures": [ARCHITECTURE]}, tokenizer=eot_tokenizer(cfg.model))
-        self.hidden_size = int(self.gen.llm_engine.model_config.hf_config.hidden_size)
+        self._start(cfg, DESCRIBE_MAX_INPUT + self.decoding.max_new_tokens,
+                    hf_overrides={"architectures": [ARCHITECTURE]}, tokenizer=eot_tokenizer(cfg.model))
+        self.hidden_size = int(self.driver.vllm_config.model_config.hf_config.hidden_size)
 
     def _prompt(self, image, messages, slices: int, max_length: int, generation_prompt: bool) -> dict:
         ids = self.inputs.pattern_ids(image.size, messages, slices, max_length, generation_prompt, IMAGE_PATTERN)
         return {"prompt_token_ids": ids, "multi_modal_data": {"image": image},
                 "mm_processor_kwargs": {"max_slice_nums": slices}}
 
-    def describe(self, requests: list[DescribeRequest]) -> list[str]:
-        if not requests:
-            return []
-        prompts = [self._prompt(r.image, [("user", r.first_turn)], self.inputs.describe_slices, DESCRIBE_MAX_INPUT,
-                                True) for r in requests]
-        loras = [self.lora.get(r.aspect) for r in requests]
-        d = self.decoding
-        if d.num_beams > 1:
-            from vllm.sampling_params import BeamSearchParams
+    def _decoding(self):
+        return self.decoding
 
-            params = BeamSearchParams(beam_width=d.num_beams, max_tokens=d.max_new_tokens)
-            outs = apart_from_base(lambda p, lo: self.gen.beam_search(p, params, lora_request=lo), prompts, loras)
-            best = [o.sequences[0] for o in outs]  # tokens: the expanded prompt, then the generated ones
-            return [self.inputs.decode(b.tokens[len(b.orig_prompt["prompt_token_ids"]):]) for b in best]
-        from vllm import SamplingParams
+    def _describe_prompt(self, r: DescribeRequest) -> dict:
+        return self._prompt(r.image, [("user", r.first_turn)], self.inputs.describe_slices, DESCRIBE_MAX_INPUT, True)
 
-        params = SamplingParams(temperature=0.0, max_tokens=d.max_new_tokens, repetition_penalty=d.repetition_penalty,
-                                stop_token_ids=list(self.inputs.stop_ids))
-        outs = apart_from_base(lambda p, lo: self.gen.generate(p, params, lora_request=lo, use_tqdm=False),
-                               prompts, loras)
-        return [self.inputs.decode(list(o.outputs[0].token_ids)) for o in outs]
-
-
-    def encode_scoring(self, r: ScoringRequest) -> dict:
+    def _scoring_prompt(self, r: ScoringRequest) -> dict:
         return self._prompt(r.image, scoring_messages(r), r.max_slices or self.inputs.describe_slices,
                             r.max_length or self.cfg.max_length, False)
 
-    def hidden_states(self, requests: list[ScoringRequest]):
-        if not requests:
-            return []
-        outs = apart_from_base(
-            lambda p, lo: self.pool.encode(p, pooling_task="token_embed", lora_request=lo, use_tqdm=False),
-            [self.encode_scoring(r) for r in requests], [self.lora.get(r.aspect) for r in requests])
-        return [o.outputs.data.float().cpu() for o in outs]
+    def _stop_ids(self) -> list[int]:
+        return list(self.inputs.stop_ids)
 
-    def lm_head(self, aspect: str):
-        from agiqa.model.checkpoint import load_lm_head
+    def _decode(self, token_ids: list[int]) -> str:
+        return self.inputs.decode(list(token_ids))
 
-        return load_lm_head(self.cfg.model)
-
-    def close(self) -> None:
-        self.gen = self.pool = None  # type: ignore[assignment]
+    def _beam_eos(self) -> int:
+        """Beams end at `<|eot_id|>`, the chat turn's end (the tokenizer vLLM is given has it as eos)."""
+        return self.tokenizer.convert_tokens_to_ids(EOT)

@@ -62,12 +62,12 @@ def test_the_vllm_engine_is_vllms_minicpmv_model(engines):
 
     _, v = engines
     assert type(v).__name__ == "MiniCPMVVLLMEngine"
-    cls = v.gen.llm_engine.model_config.architectures[0]
+    cls = v.driver.vllm_config.model_config.architectures[0]
     assert cls == "AgiqaMiniCPMV25"
     from agiqa.engines.minicpmv.vllm_model import AgiqaMiniCPMV25
 
     assert issubclass(AgiqaMiniCPMV25, MiniCPMV2_5)
-    assert v.gen.llm_engine.model_config.trust_remote_code is False
+    assert v.driver.vllm_config.model_config.trust_remote_code is False
 
 
 def test_identical_greedy_descriptions(engines):
@@ -105,7 +105,9 @@ def test_beam_search_equals_hf_without_penalty_and_ends_at_eot(engines):
     from agiqa.engines.config import Decoding
 
     h, v = engines
-    assert v.gen.get_tokenizer().eos_token == "<|eot_id|>"
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(v.driver.vllm_config.model_config.tokenizer).eos_token == "<|eot_id|>"
     beams = Decoding(num_beams=3, repetition_penalty=1.0, max_new_tokens=8)
     h.decoding, v.decoding = beams, beams
     try:
