@@ -17,11 +17,13 @@ import torch
 from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs, resolve_device_dtype
 from agiqa.engines.config import decoding
 from agiqa.engines.conversation import ConversationRenderer
+from agiqa.engines.projection import Projections
 
 log = logging.getLogger(__name__)
 
 
 class HFEngine:
+    projections = Projections()
     def __init__(self, cfg, aspects: tuple[str, ...]):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -117,8 +119,13 @@ class HFEngine:
                 hs = self.base.model(**enc).last_hidden_state
             lengths = enc["attention_mask"].sum(1).tolist()
             for j, i in enumerate(idx):
-                out[i] = hs[j, : lengths[j]].float().cpu()
+                out[i] = self.projections.apply(aspect, hs[j, : lengths[j]])
         return out  # type: ignore[return-value]
+
+    def project_with(self, heads: dict) -> None:
+        """From now on `hidden_states` returns each aspect's states through its head's folded map, applied on
+        this engine's device: [L, D] instead of [L, hidden] (`engines/projection.py`)."""
+        self.projections = Projections.load(heads, self.device)
 
     def lm_head(self, aspect: str):
         head = self.base.get_output_embeddings()

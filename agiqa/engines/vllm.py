@@ -151,7 +151,11 @@ class OneEngineVLLM:
     driver = None
 
     def _start(self, cfg, max_model_len: int, **model_kwargs) -> None:
+        import torch
+
         self.driver, self.lora, self.dtype = start_engine(cfg, self.adapters, max_model_len, **model_kwargs)
+        #: Where the engine runs: the M3 heads run there too.
+        self.device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._takes: list[tuple[str, asyncio.Future]] = []
 

@@ -44,18 +44,15 @@ class HiddenStateTap:
         """Start tapping. `projections`: aspect -> an M3 head's safetensors file (its `proj.*` is the folded
         hidden->D map, applied on the device) or None (keep the full hidden width, for parity checks)."""
         import torch
-        from safetensors.torch import load_file
+
+        from agiqa.engines.projection import Projections
 
         runner = self.model_runner
         for name in ("execute_model", "_model_forward", "input_batch"):
             if not hasattr(runner, name):
                 raise RuntimeError(f"agiqa's hidden-state tap needs vLLM's V1 model runner ({type(runner).__name__} "
                                    f"has no {name}); set VLLM_USE_V2_MODEL_RUNNER=0")
-        proj = {}
-        for aspect, path in projections.items():
-            if path is not None:
-                sd = load_file(path)
-                proj[aspect] = (sd["proj.weight"].float().to(runner.device), sd["proj.bias"].float().to(runner.device))
+        proj = Projections.load({a: p for a, p in projections.items() if p is not None}, runner.device).maps
         if getattr(self, "_agiqa_tap", None) is not None:  # reinstall: new projections, same wrappers
             self._agiqa_tap["proj"] = proj
             return True

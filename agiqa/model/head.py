@@ -105,6 +105,18 @@ class M3Head(nn.Module):
         raw = self(hidden.to(p.device, p.dtype), mask.to(p.device))
         return (raw.float().clamp(MOS_MIN, MOS_MAX) if clamp else raw.float()).cpu()
 
+    @torch.no_grad()
+    def score_projected(self, sequences: list[torch.Tensor], clamp: bool = True) -> torch.Tensor:
+        """`score` for sequences already through `proj` ([L_i, D] each: the engine applied the folded map
+        where its states are, `engines/projection.py`)."""
+        if not sequences:
+            return torch.empty(0)
+        x, mask = pad_right(sequences, self.config.context_length)
+        p = next(self.parameters())
+        x, mask = x.to(p.device, p.dtype), mask.to(p.device)
+        raw = self.fc(self.pool(self.xlstm(x), mask)).squeeze(-1)
+        return (raw.float().clamp(MOS_MIN, MOS_MAX) if clamp else raw.float()).cpu()
+
     def save(self, directory: str | Path) -> None:
         from safetensors.torch import save_file
 

@@ -69,3 +69,40 @@ def test_lora_takes_effect_in_the_pooling_pass(engines, requests):
     hv, hh = v.hidden_states(same), hf.hidden_states(same)
     assert (hv[0] - hv[1]).abs().max() > 1e-2
     torch.testing.assert_close(hv[1], hh[1], rtol=0, atol=1e-4)
+
+
+def test_m3_on_one_async_vllm_engine_scores_as_on_hf(tiny_model_dir, demo_shards):
+    """The whole M3 method on vLLM's AsyncLLM (the GPU driver, here on CPU): both rounds on one engine,
+    every conversation in flight at once, the heads' folded projection applied inside the engine; the
+    descriptions equal hf's and the scores agree with hf's, whose heads project on the host."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from agiqa.runner.engine_loop import run_sync
+    from tests.fixtures.model import m3_stage
+
+    batch = pq.read_table(sorted(demo_shards.glob("*.parquet"))[0]).slice(0, 5).to_batches()[0]
+    rows = {}
+    for name, extra in (("hf", {}), ("vllm", {"vllm_driver": "async", "max_pending": 4})):
+        stage = m3_stage(tiny_model_dir, name=name, **extra)
+        try:
+            for a in ASPECTS:  # away from the clamp, so equal scores mean something
+                with torch.no_grad():
+                    stage.method.heads[a].fc[2].bias.fill_(2.5)
+            rows[name] = pa.Table.from_batches([run_sync(stage.process(stage.prepare(batch)))]).to_pylist()
+            if name == "vllm":
+                assert type(stage.method.engine.driver).__name__ == "AsyncLLMDriver"
+                r = ScoringRequest("quality", Image.new("RGB", (64, 48), "red"), "describe it", "red", "rate it")
+                projected = stage.method.engine.hidden_states([r])[0]
+                stage.method.engine.project_with({})
+                full = stage.method.engine.hidden_states([r])[0]
+                assert projected.shape == (full.shape[0], stage.method.heads["quality"].config.embedding_dim)
+                with torch.no_grad():
+                    torch.testing.assert_close(projected, stage.method.heads["quality"].proj(full), rtol=0, atol=1e-4)
+        finally:
+            stage.teardown()
+    assert [r["status"] for r in rows["vllm"]] == ["ok"] * 5
+    for h, v in zip(rows["hf"], rows["vllm"], strict=True):
+        for a in ASPECTS:
+            assert v[f"{a}_description"] == h[f"{a}_description"]
+            assert abs(v[f"{a}_score"] - h[f"{a}_score"]) < 1e-4, a

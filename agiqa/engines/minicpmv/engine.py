@@ -22,6 +22,7 @@ from agiqa.engines.base import DescribeRequest, ScoringRequest, adapter_dirs
 from agiqa.engines.config import decoding
 from agiqa.engines.minicpmv.inputs import Encoded, MiniCPMVInputs, scoring_messages
 from agiqa.engines.minicpmv.model import MiniCPMV25
+from agiqa.engines.projection import Projections
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def resolve_dtype(device: str, dtype: str):
 
 
 class MiniCPMVEngine:
+    projections = Projections()
     family = FAMILY
 
     def __init__(self, cfg, aspects: tuple[str, ...]):
@@ -130,8 +132,13 @@ class MiniCPMVEngine:
                 emb, mask = self._embed(encs, left=False)
                 hs = self.base.hidden_states(emb, mask)
             for j, i in enumerate(idx):
-                out[i] = hs[j, : len(encs[j].ids)].float().cpu()
+                out[i] = self.projections.apply(aspect, hs[j, : len(encs[j].ids)])
         return out  # type: ignore[return-value]
+
+    def project_with(self, heads: dict) -> None:
+        """From now on `hidden_states` returns each aspect's states through its head's folded map, applied on
+        this engine's device: [L, D] instead of [L, hidden] (`engines/projection.py`)."""
+        self.projections = Projections.load(heads, self.device)
 
     def lm_head(self, aspect: str):
         w = self.base.llm.lm_head.weight

@@ -12,7 +12,8 @@ from agiqa.errors import ConfigError
 from agiqa.methods.base import MethodBase, MethodOutput
 from agiqa.methods.digest import folder_digest
 from agiqa.methods.m3.inputs import description_reserve, fitted_conversations
-from agiqa.methods.m3.two_round import Conversation, two_round
+from agiqa.methods.m3.two_round import Conversation, converse, two_round
+from agiqa.model.head_config import WEIGHTS_NAME
 from agiqa.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class M3Method(MethodBase):
         self.engine = None
         self.heads: dict = {}
         self.prompts = None
+        #: Seconds per part: round 1 and the scoring pass apart on the hf engine; on an async engine both
+        #: rounds overlap, so their sum is `engine`.
         self.times = {"describe": 0.0, "hidden": 0.0, "head": 0.0}
 
     # -- before any work ---------------------------------------------------------------------
@@ -75,9 +78,14 @@ class M3Method(MethodBase):
         self.engine = build_engine(self.cfg.engine, self.aspects)
         try:
             self.heads = self._load_heads(self.engine.hidden_size, getattr(self.engine, "device", "cpu"))
+            self.engine.project_with(self.head_files())
         except Exception:
             self.teardown()
             raise
+
+    def head_files(self) -> dict[str, Path]:
+        """aspect -> its head's weights (the engine applies each head's folded projection, `proj`)."""
+        return {a: Path(self.cfg.heads_dir) / a / WEIGHTS_NAME for a in self.aspects}
 
     def _load_heads(self, hidden_size: int, device) -> dict:
         from agiqa.model.head import M3Head
@@ -97,7 +105,42 @@ class M3Method(MethodBase):
             heads[a] = head
         return heads
 
-    def score(self, images: list, prompts: list[str], columns: dict[str, list] | None = None) -> MethodOutput:
+    def score(self, images: list, prompts: list[str], columns: dict[str, list] | None = None):
+        """Scores and descriptions per row. On an async engine (vLLM) a coroutine: every (row, aspect)
+        conversation in flight at once, each aspect's head run on the engine's device as soon as that
+        aspect's conversations are done; on the hf engine a plain call, batched by aspect."""
+        if hasattr(self.engine, "encode"):
+            return self._score_async(images, prompts, columns)
+        return self._score_sync(images, prompts, columns)
+
+    async def _score_async(self, images: list, prompts: list[str], columns: dict[str, list] | None) -> MethodOutput:
+        import asyncio
+
+        given = self._given_descriptions(len(images), columns or {})
+        convs, notes = self._conversations(images, prompts, given)
+        k = len(self.aspects)
+        out = MethodOutput(scores={}, extras={"m3_note": notes})
+        t0, head_s = time.perf_counter(), 0.0
+
+        async def aspect(j: int, a: str) -> None:
+            nonlocal head_s
+            done = await asyncio.gather(*(converse(c, self.engine.generate, self.engine.encode, self.cfg.describe)
+                                          for c in convs[j::k]))
+            t = time.perf_counter()
+            scores = self.heads[a].score_projected([s for _, s in done], clamp=self.cfg.clamp)
+            head_s += time.perf_counter() - t
+            out.scores[a] = [float(s) for s in scores.tolist()]
+            out.extras[f"{a}_description"] = [d for d, _ in done]
+
+        await asyncio.gather(*(aspect(j, a) for j, a in enumerate(self.aspects)))
+        self.times["engine"] = self.times.get("engine", 0.0) + time.perf_counter() - t0 - head_s
+        self.times["head"] += head_s
+        out.scores = {a: out.scores[a] for a in self.aspects}
+        out.extras = {**{f"{a}_description": out.extras[f"{a}_description"] for a in self.aspects},
+                      "m3_note": notes}
+        return out
+
+    def _score_sync(self, images: list, prompts: list[str], columns: dict[str, list] | None) -> MethodOutput:
         given = self._given_descriptions(len(images), columns or {})
         convs, notes = self._conversations(images, prompts, given)
         t0 = time.perf_counter()
@@ -108,7 +151,7 @@ class M3Method(MethodBase):
         out = MethodOutput(scores={}, extras={})
         k = len(self.aspects)
         for j, a in enumerate(self.aspects):
-            out.scores[a] = [float(s) for s in self.heads[a].score(hidden[j::k], clamp=self.cfg.clamp).tolist()]
+            out.scores[a] = [float(s) for s in self.heads[a].score_projected(hidden[j::k], clamp=self.cfg.clamp).tolist()]
             out.extras[f"{a}_description"] = descriptions[j::k]
         out.extras["m3_note"] = notes
         self.times["describe"] += timed.seconds
@@ -154,7 +197,7 @@ class M3Method(MethodBase):
 
     def teardown(self) -> None:
         if self.engine is not None:
-            self.engine.close()
+            self.engine.close()  # vLLM: `shutdown`, which frees the GPU
             self.engine = None
 
 

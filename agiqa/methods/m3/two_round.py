@@ -5,13 +5,14 @@ Round 2: a teacher-forced pass over [user: image + round-1 question, assistant: 
 user: the rating question] returns per-token hidden states (the head reads those). With round 1
 off (the ablation) the assistant turn is empty.
 
+`converse` is the same protocol for one conversation on an async engine (`generate`, `encode`).
 Taking `describe` and `hidden_states` as callables (datatrove's shape) keeps the protocol testable
 without an engine, and lets any engine (hf, vLLM, a remote server) serve it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,3 +59,18 @@ def two_round(conversations: Sequence[Conversation], describe: Callable[[list[De
     if len(hidden) != len(passes):
         raise RuntimeError(f"hidden_states returned {len(hidden)} sequences for {len(passes)} requests")
     return descriptions, hidden
+
+
+async def converse(c: Conversation, generate: Callable[[DescribeRequest], Awaitable[str]],
+                   encode: Callable[[ScoringRequest], Awaitable[Any]],
+                   with_description: bool = True) -> tuple[str, Any]:
+    """Both rounds of one (row, aspect) conversation on an async engine: (description, scoring states).
+
+    Awaited side by side for every conversation of a batch, so the engine batches whatever is ready
+    (round 1 of one row beside the scoring pass of another) and rows finish in any order."""
+    description = c.description or ""
+    if with_description and c.description is None:
+        description = await generate(DescribeRequest(c.aspect, c.image, c.first_turn))
+    states = await encode(ScoringRequest(c.aspect, c.image, c.first_turn, description, c.second_turn,
+                                         c.max_length, c.max_slices))
+    return description, states

@@ -59,6 +59,7 @@ def test_given_descriptions_skip_round_one_and_are_scored_raw(given_stage, monke
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert [r["quality_description"] for r in rows] == descs
     prep = given_stage.prepare(batch)
+    m.engine.project_with({})  # the reference: full-width states, through the head's own proj on the CPU
     for i, r in enumerate(rows):
         req = ScoringRequest("quality", prep.images[i], m.prompts.first_turn("quality", prep.prompts[i]), descs[i],
                              m.prompts.second_turn("quality"))
@@ -67,6 +68,7 @@ def test_given_descriptions_skip_round_one_and_are_scored_raw(given_stage, monke
         with torch.no_grad():
             raw = head(hidden[None], torch.ones(1, hidden.shape[0], dtype=torch.long))[0].item()  # no clamp
         assert abs(r["quality_score"] - raw) < 1e-4
+    m.engine.project_with(m.head_files())  # as setup left it, for the module's other tests
     assert any(not 0 <= r[f"{a}_score"] <= 5 for r in rows for a in ("quality", "authenticity"))  # unclamped
 
 

@@ -25,6 +25,7 @@ def test_round_one_skipped_scores_the_empty_description(tiny_model_dir, demo_sha
     prep = stage.prepare(batch)
     req = ScoringRequest("quality", prep.images[0], m.prompts.first_turn("quality", prep.prompts[0]), "",
                          m.prompts.second_turn("quality"))
+    m.engine.project_with({})  # the reference: full-width states, through the head's own proj on the CPU
     want = m.heads["quality"].score(m.engine.hidden_states([req]))
     torch.testing.assert_close(torch.tensor(out[0]["quality_score"]), want[0].float(), rtol=1e-5, atol=1e-5)
     stage.teardown()
