@@ -71,6 +71,7 @@ def run_way(engine_name: str, args, images, prompts, aspects, given: dict[str, l
     cfg = M3Config(engine=engine, heads=args.heads, prompt_set=args.prompt_set, clamp=False)
     method = cfg.build(aspects)
     method.setup()
+    method.engine.project_with({})  # full-width states: the report compares them, then the heads' features
     try:
         convs, _ = method._conversations(images, prompts)  # the job's conversations: head limits per aspect
         tok = method.engine.tokenizer

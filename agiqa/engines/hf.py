@@ -1,7 +1,10 @@
 """The transformers + peft engine: CPU or CUDA, one process, all aspects' adapters loaded once.
 
 It is the reference implementation the vLLM engine is held to, and the engine for machines
-without vLLM. Requests are grouped by aspect (one active adapter at a time) and batched:
+without vLLM. When every adapter is LoRA, a batch mixes aspects: PEFT's `adapter_names` picks each
+row's adapter inside one `generate` / forward (greedy round 1; beam search stays grouped), so a
+batch of B rows x 3 aspects is one call, not three. Otherwise requests are grouped by aspect (one
+active adapter at a time). Either way they are batched:
 left padding for generation, right padding for the scoring pass, so a row's hidden states do
 not depend on the other rows in its batch (the model is causal; padding comes after).
 """
@@ -38,7 +41,7 @@ class HFEngine:
         )
         self.tokenizer = self.processor.tokenizer
         self.conversation = ConversationRenderer(self.processor, cfg.max_length)
-        model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=self.dtype)
+        model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=self.dtype, attn_implementation="sdpa")
         self.adapters = adapter_dirs(cfg.adapters_dir, self.aspects)
         loaded = [a for a, d in self.adapters.items() if d is not None]
         if loaded:
@@ -49,6 +52,10 @@ class HFEngine:
             for a in loaded[1:]:
                 model.load_adapter(str(self.adapters[a]), adapter_name=a)
         self.model = model.to(self.device).eval()
+        #: Mixed-adapter batches (PEFT `adapter_names`): every adapter is plain LoRA.
+        self._mixed = bool(loaded) and all(
+            getattr(c, "peft_type", None) == "LORA" and not getattr(c, "modules_to_save", None)
+            for c in self.model.peft_config.values())
         self.base = self.model.get_base_model() if loaded else self.model
         self._own_decoding()
         self.hidden_size = int(self.base.config.get_text_config().hidden_size)
@@ -77,6 +84,22 @@ class HFEngine:
         self.model.set_adapter(aspect)
         return contextlib.nullcontext()
 
+    def _mixed_groups(self, requests):
+        """(adapter per row, indices) batches over all aspects together (`adapter_names`)."""
+        bs = self.cfg.batch_size * len(self.aspects)
+        for s in range(0, len(requests), bs):
+            idx = list(range(s, min(s + bs, len(requests))))
+            yield [r.aspect if self.adapters.get(r.aspect) else "__base__" for r in (requests[i] for i in idx)], idx
+
+    def _batches(self, requests, mixed: bool):
+        """(context to run the batch in, its indices): mixed adapters, or one aspect at a time."""
+        if mixed:
+            for names, idx in self._mixed_groups(requests):
+                yield self.model._enable_peft_forward_hooks(adapter_names=names), idx
+        else:
+            for aspect, idx in self._groups(requests):
+                yield self._use(aspect), idx
+
     def _groups(self, requests):
         by_aspect: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
@@ -91,14 +114,14 @@ class HFEngine:
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         out: list[str] = [""] * len(requests)
         d = decoding(self.cfg)
-        for aspect, idx in self._groups(requests):
+        for context, idx in self._batches(requests, self._mixed and d.num_beams == 1):
             texts = [self.conversation.describe_prompt(requests[i].first_turn) for i in idx]
             enc = self.processor(
                 text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="left",
                 return_tensors="pt",
             ).to(self.device)
-            with self._use(aspect):
-                gen = self.model.generate(**enc, max_new_tokens=d.max_new_tokens, do_sample=False, num_beams=d.num_beams,
+            with context:
+                gen = self.base.generate(**enc, max_new_tokens=d.max_new_tokens, do_sample=False, num_beams=d.num_beams,
                                           repetition_penalty=d.repetition_penalty)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
@@ -109,17 +132,17 @@ class HFEngine:
     @torch.inference_mode()
     def hidden_states(self, requests: list[ScoringRequest]) -> list[torch.Tensor]:
         out: list[torch.Tensor | None] = [None] * len(requests)
-        for aspect, idx in self._groups(requests):
+        for context, idx in self._batches(requests, self._mixed):
             texts = [self.conversation.scoring_prompt(requests[i]) for i in idx]
             enc = self.processor(
                 text=texts, images=[requests[i].image for i in idx], padding=True, padding_side="right",
                 return_tensors="pt",
             ).to(self.device)
-            with self._use(aspect):
+            with context:
                 hs = self.base.model(**enc).last_hidden_state
             lengths = enc["attention_mask"].sum(1).tolist()
             for j, i in enumerate(idx):
-                out[i] = self.projections.apply(aspect, hs[j, : lengths[j]])
+                out[i] = self.projections.apply(requests[i].aspect, hs[j, : lengths[j]])
         return out  # type: ignore[return-value]
 
     def project_with(self, heads: dict) -> None:

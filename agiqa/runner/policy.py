@@ -24,7 +24,8 @@ def record_plan(summary: JobSummary, plan) -> None:
     total = len(plan.todo) + len(plan.skipped) + len(plan.refused)
     summary.shards_total += total
     summary.shards_skipped += len(plan.skipped)
-    summary.begin_pass(plan.pass_.stage.name, plan.pass_.output, total, len(plan.skipped))
+    summary.begin_pass(plan.pass_.stage.name, plan.pass_.output, total, len(plan.skipped),
+                       getattr(plan.pass_.stage, "input_handling", None))
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
     for shard, why in plan.refused:
         log.warning("shard %r refused: %s", shard.rel, why)

@@ -63,10 +63,12 @@ class JobSummary(RowCounts):
     def rows_per_s(self) -> float:
         return self.rows / self.wall_s if self.wall_s > 0 else 0.0
 
-    def begin_pass(self, stage: str, output: str, shards_total: int, shards_skipped: int) -> None:
+    def begin_pass(self, stage: str, output: str, shards_total: int, shards_skipped: int,
+                   input_handling: str | None = None) -> None:
         self.rows_by_status = {}
         self.passes.append({"stage": stage, "output": output, "shards_total": shards_total,
-                            "shards_skipped": shards_skipped, "shards_done": 0, "rows_by_status": {}})
+                            "shards_skipped": shards_skipped, "shards_done": 0, "rows_by_status": {},
+                            **({"input_handling": input_handling} if input_handling else {})})
 
     def add_rows(self, rows_by_status: dict[str, int]) -> None:
         targets = [self.rows_by_status] + ([self.passes[-1]["rows_by_status"]] if self.passes else [])

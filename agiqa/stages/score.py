@@ -59,7 +59,9 @@ class ScoreStage:
         self.method = method
         self.source = source or ImageSource()
         self.columns = columns or ColumnsConfig()
-        self.limits = limits or ImageLimits()
+        #: Unset choices made for the method: heads imported from the reference get its input handling.
+        self.limits = (limits or ImageLimits()).for_method(bool(getattr(method, "reference_heads", lambda: False)()))
+        self.input_handling = self.limits.handling()
         self.resources = resources or method.resources
         #: Columns the method reads per row besides image and prompt (e.g. M3's given descriptions).
         self.method_columns = tuple(method.input_columns)

@@ -36,7 +36,13 @@ LLAMA3_TEMPLATE = (
 
 def build_tiny_minicpmv(out: str | Path, seed: int = 0, query_num: int = 16, hidden_size: int = 128,
                         vision_hidden: int = 32, head_dim: int = 32, lora_rank: int = 4,
-                        with_adapters: bool = True) -> Path:
+                        with_adapters: bool = True, llm_config: dict | None = None, vision_config: dict | None = None,
+                        vocab_size_padded: int | None = None, adapters: str = "released",
+                        save_dtype: str = "float32") -> Path:
+    """`llm_config` / `vision_config` / `vocab_size_padded` override the shapes (benchmarks build
+    MiniCPM-Llama3-V-2.5's own: `bench/bench_gpu_engine.py`); `adapters="lm"` writes LoRA on the
+    language model only (what vLLM serves) instead of the released layout (`modules_to_save`);
+    `save_dtype` is the dtype of the saved weights."""
     import torch
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
@@ -69,13 +75,23 @@ def build_tiny_minicpmv(out: str | Path, seed: int = 0, query_num: int = 16, hid
         "vision_config": {"hidden_size": vision_hidden, "image_size": 980, "intermediate_size": 2 * vision_hidden,
                           "model_type": "idefics2", "num_attention_heads": 2, "num_hidden_layers": 2,
                           "patch_size": 14},
-        "torch_dtype": "float32", "transformers_version": "4.40.0",
+        "torch_dtype": save_dtype, "transformers_version": "4.40.0",
     }
-    model = MiniCPMV25(cfg).float().eval()
+    cfg.update(llm_config or {})
+    cfg["vision_config"].update(vision_config or {})
+    if vocab_size_padded:
+        cfg["vocab_size"] = vocab_size_padded
+    dtype = getattr(torch, save_dtype)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # real sizes: built in the saved dtype (an 8B model in fp32 is 34 GB)
+    try:
+        model = MiniCPMV25(cfg).to(dtype).eval()
+    finally:
+        torch.set_default_dtype(default)
     with torch.no_grad():  # a trained LM head's logit scale (see tiny_model.py), so generation is not flat
-        model.llm.lm_head.weight.normal_(0.0, 2.0 / hidden_size**0.5)
+        model.llm.lm_head.weight.normal_(0.0, 2.0 / cfg["hidden_size"] ** 0.5)
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to(getattr(torch, save_dtype)).contiguous() for k, v in model.state_dict().items()}
     shards = {"model-00001-of-00002.safetensors": {k: v for k, v in state.items() if not k.startswith("llm.")},
               "model-00002-of-00002.safetensors": {k: v for k, v in state.items() if k.startswith("llm.")}}
     for name, part in shards.items():
@@ -100,13 +116,16 @@ def build_tiny_minicpmv(out: str | Path, seed: int = 0, query_num: int = 16, hid
         for i, aspect in enumerate(ASPECTS):
             torch.manual_seed(seed * 1000 + i + 1)
             lcfg = LoraConfig(r=lora_rank, lora_alpha=lora_rank, lora_dropout=0.0, target_modules=RELEASED_LORA_TARGETS,
-                              modules_to_save=list(RELEASED_MODULES_TO_SAVE), init_lora_weights=False)
-            peft_model = get_peft_model(copy.deepcopy(model), lcfg)
+                              modules_to_save=list(RELEASED_MODULES_TO_SAVE) if adapters == "released" else None,
+                              init_lora_weights=False)
+            peft_model = get_peft_model(copy.deepcopy(model) if adapters == "released" else model, lcfg)
             with torch.no_grad():  # fully trained copies differ from the base, as the released ones do
                 for name, p in peft_model.named_parameters():
                     if ".modules_to_save." in name:
                         p.add_(torch.randn_like(p) * 0.05 * (p.std() if p.numel() > 1 else 1.0))
             peft_model.save_pretrained(out / "adapters" / aspect)
+            if adapters != "released":
+                model = peft_model.unload()  # LoRA only: the base is unchanged once its LoRA layers are removed
             acfg_path = out / "adapters" / aspect / "adapter_config.json"
             acfg = json.loads(acfg_path.read_text())
             acfg.pop("auto_mapping", None)  # written for custom classes; the released adapters have none
@@ -114,7 +133,7 @@ def build_tiny_minicpmv(out: str | Path, seed: int = 0, query_num: int = 16, hid
             acfg_path.write_text(json.dumps(acfg, indent=2) + "\n")
     for i, aspect in enumerate(ASPECTS):
         torch.manual_seed(seed * 1000 + 100 + i)
-        hcfg = M3HeadConfig(hidden_size=hidden_size, embedding_dim=head_dim, context_length=1024, aspect=aspect,
+        hcfg = M3HeadConfig(hidden_size=cfg["hidden_size"], embedding_dim=head_dim, context_length=1024, aspect=aspect,
                             trained=False, notes={"init": "random", "source": "agiqa tiny MiniCPM-V 2.5"})
         M3Head(hcfg).save(out / "heads" / aspect)
     (out / "agiqa_model.json").write_text(json.dumps({

@@ -41,3 +41,27 @@ def test_merged_checkpoint_equals_base_plus_adapter(tiny_model_dir, tmp_path):
                     ("quality",)).hidden_states(req)[0]
     torch.testing.assert_close(merged, with_adapter, rtol=0, atol=1e-4)
     assert (merged - base).abs().max() > 1e-2
+
+
+def test_hf_mixes_aspects_in_one_generate_and_matches_grouped(tiny_model_dir):
+    """All three aspects' LoRA adapters in one batch (PEFT `adapter_names`): one `generate` for the batch,
+    the same texts and states as one aspect at a time."""
+    from agiqa.aspects import ASPECTS
+    from agiqa.engines.base import DescribeRequest, ScoringRequest
+    from agiqa.engines.config import EngineConfig
+    from agiqa.engines.hf import HFEngine
+
+    e = HFEngine(EngineConfig(model=str(tiny_model_dir), max_new_tokens=6, batch_size=4), ASPECTS)
+    assert e._mixed
+    im = Image.fromarray((np.random.RandomState(1).rand(60, 80, 3) * 255).astype("uint8"))
+    reqs = [DescribeRequest(a, im, f"describe {a}") for a in ASPECTS]
+    calls, generate = [], e.base.generate
+    e.base.generate = lambda *a, **k: calls.append(1) or generate(*a, **k)
+    mixed = e.describe(reqs)
+    assert len(calls) == 1
+    sreqs = [ScoringRequest(a, im, f"describe {a}", "a photo", "rate it") for a in ASPECTS]
+    mixed_states = e.hidden_states(sreqs)
+    e._mixed = False
+    assert e.describe(reqs) == mixed and len(calls) == 4
+    for a, b in zip(e.hidden_states(sreqs), mixed_states, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-5)

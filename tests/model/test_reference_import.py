@@ -84,6 +84,7 @@ def test_cuda_backend_checkpoint_imports_to_the_reference_scores(reference, tmp_
     torch.save({"state_dict": state, "epoch": 14}, ckpt)
     head = import_reference_head(read_state_dict(ckpt), lm_w, None, context_length=CTX, aspect="correspondence",
                                  max_length=CTX, max_slices=9)
+    assert head.config.notes["imported_from"].startswith("M3-AGIQA")  # what jobs read (ImageLimits.for_method)
     seqs = [torch.randn(n, HIDDEN) for n in (7, 40, 64)]
     want = _explicit(stack, cell, w, fc, lm_w, seqs)
     got = head.score(seqs, clamp=False)

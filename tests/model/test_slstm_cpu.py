@@ -1,4 +1,4 @@
-"""The faster sLSTM loop equals the xLSTM library's vanilla cell: forward exactly, gradients to rounding,
+"""The faster sLSTM loop equals the xLSTM library's vanilla cell: forward and gradients to float64 rounding,
 and an M3 head scores and trains the same with either (same weights)."""
 
 import copy
@@ -34,7 +34,8 @@ def test_states_and_gradients_equal_the_library_loop(start):
         grads.append([t.grad.clone() for t in (x, s0, R, b)])
         for t in (x, s0, R, b):
             t.grad = None
-    assert torch.equal(outs[1], outs[0])
+    # to rounding, not bitwise: the same maths, but matmul kernels differ by CPU (1 ulp seen on a 2-core host)
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=1e-12)
     for ref, got in zip(*grads, strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
 

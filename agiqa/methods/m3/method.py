@@ -61,6 +61,17 @@ class M3Method(MethodBase):
             "engine": e.model_dump(exclude={"model", "adapters", *PERFORMANCE_ONLY}),
         }
 
+    def reference_heads(self) -> bool:
+        """Whether every head was imported from the authors' checkpoints (`import-reference-heads`): such a
+        job defaults to the reference's input handling (`ImageLimits.for_method`). Reads head configs only."""
+        from agiqa.model.head_config import M3HeadConfig
+
+        try:
+            notes = [M3HeadConfig.load(Path(self.cfg.heads_dir) / a).notes or {} for a in self.aspects]
+        except (OSError, ValueError):
+            return False  # no heads yet: `check` reports that, with its fix
+        return bool(notes) and all(str(n.get("imported_from", "")).startswith("M3-AGIQA") for n in notes)
+
     def extra_fields(self):
         import pyarrow as pa
 
