@@ -96,3 +96,13 @@ def test_cli_refuses_missing_model_before_work(tmp_path):
                           str(tmp_path / "o"), "--model", str(tmp_path / "nope")], capture_output=True, text=True)
     assert out.returncode == 2
     assert "no Hugging Face model" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_retired_engine_setting_is_dropped_with_a_warning(caplog):
+    """`generate_memory_fraction` split the two vLLM runners; one engine serves both rounds now, so an old
+    config still loads (with a warning) instead of failing on an unknown key."""
+    from agiqa.engines.config import EngineConfig
+
+    cfg = EngineConfig(model="m", generate_memory_fraction=0.6)
+    assert "generate_memory_fraction" not in cfg.model_dump()
+    assert "generate_memory_fraction" in caplog.text
