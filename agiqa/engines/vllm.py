@@ -23,6 +23,7 @@ model such as the vision tower or embeddings) are refused up front with the fix:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -156,16 +157,18 @@ class OneEngineVLLM:
         self.driver, self.lora, self.dtype = start_engine(cfg, self.adapters, max_model_len, **model_kwargs)
         #: Where the engine runs: the M3 heads run there too.
         self.device = torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
-        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._slots: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
         self._takes: list[tuple[str, asyncio.Future]] = []
 
     # -- requests in flight ------------------------------------------------------------------
     def _slot(self) -> asyncio.Semaphore:
         """This event loop's cap on requests in flight (`max_pending`)."""
-        loop = id(asyncio.get_running_loop())
-        if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.cfg.max_pending)
-        return self._slots[loop]
+        loop = asyncio.get_running_loop()
+        if id(loop) not in self._slots:
+            for key in [k for k, (other, _) in self._slots.items() if other.is_closed()]:  # `describe`'s loops
+                del self._slots[key]
+            self._slots[id(loop)] = (loop, asyncio.Semaphore(self.cfg.max_pending))
+        return self._slots[id(loop)][1]
 
     async def _run(self, prompt: dict, params, aspect: str, request_id: str | None = None):
         async with self._slot():
@@ -212,7 +215,8 @@ class OneEngineVLLM:
         try:
             out = await self._run(self._scoring_prompt(r), params, r.aspect, key)
         except BaseException:
-            await self.driver.rpc_async("agiqa_tap_drop", [key])
+            with contextlib.suppress(Exception):  # the engine may be what failed: keep its error
+                await self.driver.rpc_async("agiqa_tap_drop", [key])
             raise
         got = await self._take(key)
         if isinstance(got, str):

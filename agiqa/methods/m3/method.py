@@ -130,7 +130,8 @@ class M3Method(MethodBase):
         given = self._given_descriptions(len(images), columns or {})
         convs, notes = self._conversations(images, prompts, given)
         k = len(self.aspects)
-        out = MethodOutput(scores={}, extras={"m3_note": notes})
+        scores: dict[str, list[float]] = {}
+        descriptions: dict[str, list[str]] = {}
         t0, head_s = time.perf_counter(), 0.0
 
         async def aspect(j: int, a: str) -> None:
@@ -138,18 +139,16 @@ class M3Method(MethodBase):
             done = await asyncio.gather(*(converse(c, self.engine.generate, self.engine.encode, self.cfg.describe)
                                           for c in convs[j::k]))
             t = time.perf_counter()
-            scores = self.heads[a].score_projected([s for _, s in done], clamp=self.cfg.clamp)
+            scores[a] = [float(s) for s in self.heads[a].score_projected([s for _, s in done],
+                                                                         clamp=self.cfg.clamp).tolist()]
             head_s += time.perf_counter() - t
-            out.scores[a] = [float(s) for s in scores.tolist()]
-            out.extras[f"{a}_description"] = [d for d, _ in done]
+            descriptions[a] = [d for d, _ in done]
 
         await asyncio.gather(*(aspect(j, a) for j, a in enumerate(self.aspects)))
         self.times["engine"] = self.times.get("engine", 0.0) + time.perf_counter() - t0 - head_s
         self.times["head"] += head_s
-        out.scores = {a: out.scores[a] for a in self.aspects}
-        out.extras = {**{f"{a}_description": out.extras[f"{a}_description"] for a in self.aspects},
-                      "m3_note": notes}
-        return out
+        return MethodOutput(scores={a: scores[a] for a in self.aspects},
+                            extras={**{f"{a}_description": descriptions[a] for a in self.aspects}, "m3_note": notes})
 
     def _score_sync(self, images: list, prompts: list[str], columns: dict[str, list] | None) -> MethodOutput:
         given = self._given_descriptions(len(images), columns or {})
