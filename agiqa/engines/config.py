@@ -44,7 +44,8 @@ class EngineConfig(StrictModel):
     max_length: int = Field(
         512, ge=16, le=32768, description="Scoring-pass token cap (the reference's model_max_length)."
     )
-    batch_size: int = Field(8, ge=1, le=4096, description="Rows per engine batch.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Rows per engine batch (hf: all their aspects' requests "
+                            "in one call when the adapters are plain LoRA, so memory grows with the aspects).")
     min_pixels: int = Field(56 * 56, ge=1, description="Processor lower bound on image pixels after resizing.")
     max_pixels: int = Field(448 * 448, ge=1, description="Processor upper bound on image pixels after resizing.")
     # vLLM-only options (ignored by hf).

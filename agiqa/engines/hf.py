@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 class HFEngine:
     projections = Projections()
+
     def __init__(self, cfg, aspects: tuple[str, ...]):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
