@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--gpu-memory-utilization", type=float, default=0.85)
     ap.add_argument("--model", help="an already built model folder (skips the build)")
+    ap.add_argument("--static-cache", action="store_true", help="hf: round 1 with a static KV cache (compiled decode)")
     args = ap.parse_args()
 
     gpu = args.device.startswith("cuda")
@@ -137,7 +138,7 @@ def main() -> None:
     stage = m3_stage(model, name=args.engine, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                      max_length=args.max_length, device=args.device, num_beams=args.beams, max_pixels=px,
                      min_pixels=min(px, 3136), gpu_memory_utilization=args.gpu_memory_utilization,
-                     max_num_seqs=256, max_pending=1024)
+                     max_num_seqs=256, max_pending=1024, static_cache=args.static_cache)
     load_s = time.perf_counter() - t0
     method, engine = stage.method, stage.method.engine
     k = len(method.aspects)
@@ -179,7 +180,8 @@ def main() -> None:
     peak = matmul_peak(args.device if gpu else "cpu", dtype)
     ia_per_s = args.rows * k / full_s
     floor = peak / flops
-    r = {"preset": args.preset, "engine": args.engine, "beams": args.beams, "image_size": args.image_size,
+    r = {"preset": args.preset, "engine": args.engine, "static_cache": args.static_cache, "beams": args.beams,
+         "image_size": args.image_size,
          "rows": args.rows, "batch_size": args.batch_size, "device": torch.cuda.get_device_name() if gpu else "cpu",
          "rows_per_s": args.rows / full_s, "image_aspects_per_s": ia_per_s, "load_s": load_s, "build_s": build_s,
          "split_s": {"vision_prefill": prefill_s, "decode": round1_s - prefill_s, "scoring_pass": scoring_s,

@@ -17,3 +17,4 @@ b() { timeout "$1" python3 -m bench.bench_gpu_engine "${@:2}" 2>&1 | grep -E '^\
 b 300 --preset minicpmv25-8b --engine vllm --image-size 512 --beams 1 --rows 96 --max-new-tokens 128
 # ... and the hf engine at Qwen2-VL-2B shape (>= 25 rows/s; 3.95 before).
 b 200 --preset qwen2vl-2b --engine hf --batch-size 64 --rows 192 --max-new-tokens 128
+b 200 --preset qwen2vl-2b --engine hf --batch-size 64 --rows 192 --max-new-tokens 128 --static-cache

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from agiqa.schema import StrictModel
 
 #: Settings that change how fast an engine runs, never what it computes (left out of identities).
-PERFORMANCE_ONLY = ("batch_size", "gpu_memory_utilization", "max_num_seqs", "max_pending", "vllm_driver",
+PERFORMANCE_ONLY = ("batch_size", "gpu_memory_utilization", "max_num_seqs", "max_pending", "vllm_driver", "static_cache",
                     "tensor_parallel_size", "device")
 #: Settings older configs may carry that no longer do anything: dropped with a warning, not refused.
 RETIRED = {"generate_memory_fraction": "one vLLM engine now serves both rounds, so there is nothing to split"}
@@ -48,6 +48,9 @@ class EngineConfig(StrictModel):
                             "in one call when the adapters are plain LoRA, so memory grows with the aspects).")
     min_pixels: int = Field(56 * 56, ge=1, description="Processor lower bound on image pixels after resizing.")
     max_pixels: int = Field(448 * 448, ge=1, description="Processor upper bound on image pixels after resizing.")
+    static_cache: bool = Field(
+        False, description="hf (Qwen2-VL family): round 1 with a static KV cache, which transformers compiles the "
+        "decode step for on CUDA (same text; measured by bench/bench_gpu_engine.py --static-cache).")
     # vLLM-only options (ignored by hf).
     gpu_memory_utilization: float = Field(
         0.85, gt=0, le=1, description="vLLM: GPU memory share for the engine (weights, KV cache, activations)."

@@ -115,6 +115,8 @@ class HFEngine:
     def describe(self, requests: list[DescribeRequest]) -> list[str]:
         out: list[str] = [""] * len(requests)
         d = decoding(self.cfg)
+        # a static KV cache: fixed shapes, which transformers compiles the decode step for on CUDA
+        static = {"cache_implementation": "static"} if self.cfg.static_cache else {}
         for context, idx in self._batches(requests, self._mixed and d.num_beams == 1):
             texts = [self.conversation.describe_prompt(requests[i].first_turn) for i in idx]
             enc = self.processor(
@@ -122,8 +124,8 @@ class HFEngine:
                 return_tensors="pt",
             ).to(self.device)
             with context:
-                gen = self.base.generate(**enc, max_new_tokens=d.max_new_tokens, do_sample=False, num_beams=d.num_beams,
-                                          repetition_penalty=d.repetition_penalty)
+                gen = self.base.generate(**enc, **static, max_new_tokens=d.max_new_tokens, do_sample=False,
+                                         num_beams=d.num_beams, repetition_penalty=d.repetition_penalty)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
                 out[i] = text.strip()

@@ -65,3 +65,22 @@ def test_hf_mixes_aspects_in_one_generate_and_matches_grouped(tiny_model_dir):
     assert e.describe(reqs) == mixed and len(calls) == 4
     for a, b in zip(e.hidden_states(sreqs), mixed_states, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+
+
+def test_hf_static_cache_gives_the_same_text(tiny_model_dir):
+    """`static_cache` (fixed-shape KV cache, compiled decode on CUDA) is a speed setting: same descriptions."""
+    from agiqa.aspects import ASPECTS
+    from agiqa.engines.base import DescribeRequest
+    from agiqa.engines.config import EngineConfig
+    from agiqa.engines.hf import HFEngine
+
+    e = HFEngine(EngineConfig(model=str(tiny_model_dir), max_new_tokens=8, batch_size=4), ASPECTS)
+    rs = np.random.RandomState(2)
+    reqs = [DescribeRequest(a, Image.fromarray((rs.rand(50 + 20 * i, 70, 3) * 255).astype("uint8")), f"describe {i}")
+            for i in range(3) for a in ASPECTS]
+    dynamic = e.describe(reqs)
+    kinds, generate = [], e.base.generate
+    e.base.generate = lambda *a, **k: kinds.append(k.get("cache_implementation")) or generate(*a, **k)
+    e.cfg = e.cfg.model_copy(update={"static_cache": True})
+    assert e.describe(reqs) == dynamic
+    assert kinds and set(kinds) == {"static"}
