@@ -57,9 +57,12 @@ class AsyncLLMDriver:
     async def rpc_async(self, method: str, *args) -> list:
         return await asyncio.wrap_future(self._on_loop(self.engine.collective_rpc(method, args=args)))
 
+    async def _shutdown(self) -> None:
+        self.engine.shutdown()  # on its own loop: it cancels the engine's output task there
+
     def shutdown(self) -> None:
         if self.engine is not None:
-            self.engine.shutdown()
+            self._on_loop(self._shutdown()).result()
             self.engine = None
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
