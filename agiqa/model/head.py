@@ -94,27 +94,24 @@ class M3Head(nn.Module):
         last = mask.long().sum(1).clamp_min(1) - 1  # right padding: last real token
         return x[torch.arange(x.shape[0], device=x.device), last]
 
-    @torch.no_grad()
     def score(self, sequences: list[torch.Tensor], clamp: bool = True) -> torch.Tensor:
         """MOS in [0, 5] for variable-length hidden-state sequences ([L_i, H] each), batched (`clamp=False`:
         the raw output, as the reference's evaluation reports it)."""
-        if not sequences:
-            return torch.empty(0)
-        hidden, mask = pad_right(sequences, self.config.context_length)
-        p = next(self.parameters())
-        raw = self(hidden.to(p.device, p.dtype), mask.to(p.device))
-        return (raw.float().clamp(MOS_MIN, MOS_MAX) if clamp else raw.float()).cpu()
+        return self._score(sequences, clamp, projected=False)
 
-    @torch.no_grad()
     def score_projected(self, sequences: list[torch.Tensor], clamp: bool = True) -> torch.Tensor:
         """`score` for sequences already through `proj` ([L_i, D] each: the engine applied the folded map
         where its states are, `engines/projection.py`)."""
+        return self._score(sequences, clamp, projected=True)
+
+    @torch.no_grad()
+    def _score(self, sequences: list[torch.Tensor], clamp: bool, projected: bool) -> torch.Tensor:
         if not sequences:
             return torch.empty(0)
         x, mask = pad_right(sequences, self.config.context_length)
         p = next(self.parameters())
         x, mask = x.to(p.device, p.dtype), mask.to(p.device)
-        raw = self.fc(self.pool(self.xlstm(x), mask)).squeeze(-1)
+        raw = self.fc(self.pool(self.xlstm(x if projected else self.proj(x)), mask)).squeeze(-1)
         return (raw.float().clamp(MOS_MIN, MOS_MAX) if clamp else raw.float()).cpu()
 
     def save(self, directory: str | Path) -> None:
