@@ -41,7 +41,7 @@ def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
 def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
     """Ingest `cfg.input` (images + table, tars, Hugging Face Parquet) into agiqa-layout shards at
     `cfg.output`; committed shards are skipped. The summary is also written to
-    `<output>/_agiqa/ingest-report.json`. Runs in the light install (no torch or Ray)."""
+    `<output>.agiqa/ingest-report.json`. Runs in the light install (no torch or Ray)."""
     from pydantic import ValidationError
 
     from agiqa.errors import ConfigError
@@ -60,7 +60,7 @@ def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
 def filter(cfg: FilterJobConfig | dict, **job_options) -> JobSummary:
     """Split scored rows into keep/ and drop/ (with reasons) under `cfg.output` by `cfg.rules`; with
     `cfg.score`, score first in the same job. Global thresholds are in `summary.reduced`, counts per
-    shard and reason in `OUTPUT/stats.json`."""
+    shard and reason in `OUTPUT.agiqa/stats.json`."""
     from agiqa.runner.run import run_job
     from agiqa.workflows.filter import build_filter_job
 

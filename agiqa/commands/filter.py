@@ -25,7 +25,7 @@ class _Rule(argparse.Action):
 def add_arguments(p) -> None:
     p.add_argument("--config", help="YAML filter config (fields: agiqa/config/filter_job.py); flags override it.")
     p.add_argument("--input", help="Scored shards: folder or s3://bucket/prefix (a score job's output).")
-    p.add_argument("--output", help="Output root: keep/, drop/, rows/ and stats.json.")
+    p.add_argument("--output", help="Output root: keep/, drop/, rows/ (stats.json beside it, in OUTPUT.agiqa/).")
     p.add_argument("--images", help="The original shards (the ones scored), for --write-rows.")
     p.add_argument("--keep", action=_Rule, dest="rules", metavar="'COLUMN OP NUMBER'",
                    help="Keep rows where the comparison holds, e.g. 'quality_score >= 3' (repeatable).")

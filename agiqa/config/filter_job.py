@@ -15,7 +15,7 @@ from agiqa.storage.config import StorageConfig
 
 class FilterJobConfig(StrictModel):
     input: str | None = Field(None, description="Scored shards (a score job's output); default: score.output.")
-    output: str = Field(..., description="Output root: keep/, drop/, rows/ (with write_rows) and stats.json.")
+    output: str = Field(..., description="Output root: keep/, drop/, rows/ (with write_rows); stats.json goes beside it, in OUTPUT.agiqa/.")
     images: str | None = Field(None, description="The original shards (the ones scored), read for write_rows when "
                                                  "the scored rows hold no image; default: score.input.")
     rules: list[str] = Field(default_factory=list, description=(

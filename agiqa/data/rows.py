@@ -9,10 +9,11 @@ def read_rows(root: str, drop_columns: tuple[str, ...] = ()) -> list[dict]:
     import pyarrow.parquet as pq
 
     from agiqa.storage import open_store
+    from agiqa.storage.layout import committed_shards
 
     store = open_store(root)
     rows: list[dict] = []
-    for shard in store.list_shards(root):
+    for shard in committed_shards(store, root):  # a job's output: the shards its manifests name
         with store.open_read(shard.uri) as f:
             pf = pq.ParquetFile(f)
             keep = [c for c in pf.schema_arrow.names if c not in drop_columns]

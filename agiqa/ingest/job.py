@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from agiqa.ingest.config import IngestConfig
 from agiqa.ingest.report import REPORT_NAME, IngestSummary, Skip
 from agiqa.ingest.shards import OutputShard
-from agiqa.runner.manifest import SIDECAR_DIR, identity_hash
+from agiqa.runner.manifest import identity_hash
+from agiqa.storage.layout import LEGACY_STATE_DIR, MANIFESTS_DIR, state_uri
 from agiqa.storage.uri import join, manifest_uri
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ ROW_GROUP_ROWS = 128
 
 
 def manifest_of(output: str, rel: str) -> str:
-    return manifest_uri(join(join(output, SIDECAR_DIR + "/manifests"), rel))
+    """In the output's state root, beside it (`agiqa.storage.layout`), as the score runner's are."""
+    return manifest_uri(join(state_uri(output, MANIFESTS_DIR), rel))
 
 
 def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
@@ -48,8 +50,14 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     for shard in plan.shards:
         shard.identity = {"format": plan.format, "settings": settings, "schema": shard.schema.to_string(),
                           **shard.identity}
-        m = None if cfg.overwrite else out_store.read_json(manifest_of(cfg.output, shard.rel))
-        (done if m and m.get("identity_hash") == identity_hash(shard.identity) else todo).append((shard, m))
+        m, where = (None, None) if cfg.overwrite else _find_manifest(out_store, cfg.output, shard.rel)
+        if m and m.get("identity_hash") == identity_hash(shard.identity):
+            done.append((shard, m))
+            if where != manifest_of(cfg.output, shard.rel):  # agiqa 0.1's, inside the output: moved beside it
+                out_store.write_json(manifest_of(cfg.output, shard.rel), m)
+                out_store.delete(where)
+        else:
+            todo.append((shard, m))
     for _, m in done:
         summary.rows_written += m["rows"]
         summary.skipped.extend(Skip(**s) for s in m["skipped"])
@@ -73,8 +81,20 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     if not summary.shards_failed:
         summary.duplicate_ids = duplicate_ids(out_store, cfg.output, [s.rel for s in plan.shards])
     summary.seconds = time.perf_counter() - t0
-    out_store.write_json(join(cfg.output, f"{SIDECAR_DIR}/{REPORT_NAME}"), summary.to_dict())
+    out_store.write_json(state_uri(cfg.output, REPORT_NAME), summary.to_dict())
+    if not summary.shards_failed:
+        from agiqa.runner.finish import remove_legacy_state
+
+        remove_legacy_state(out_store, cfg.output)
     return summary
+
+
+def _find_manifest(out_store, output: str, rel: str) -> tuple[dict | None, str | None]:
+    """A shard's manifest in the state root, else where agiqa 0.1 wrote it (`<output>/_agiqa/manifests/`)."""
+    for uri in (manifest_of(output, rel), manifest_uri(join(join(output, LEGACY_STATE_DIR + "/manifests"), rel))):
+        if (m := out_store.read_json(uri)) is not None:
+            return m, uri
+    return None, None
 
 
 def write_shard(shard: OutputShard, cfg: IngestConfig, out_store) -> dict:
@@ -117,7 +137,7 @@ def write_shard(shard: OutputShard, cfg: IngestConfig, out_store) -> dict:
             writer.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
-    manifest = {"shard": shard.rel, "output": uri, "rows": rows, "skipped": [s.to_dict() for s in skipped],
+    manifest = {"shard": shard.rel, "output": uri, "output_rel": shard.rel, "rows": rows, "skipped": [s.to_dict() for s in skipped],
                 "identity_hash": identity_hash(shard.identity), "identity": shard.identity,
                 "agiqa_version": agiqa.__version__, "seconds": round(time.perf_counter() - t0, 3),
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

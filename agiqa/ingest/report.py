@@ -3,12 +3,15 @@
 Every item that does not become an output row is listed with a stable `code` (for counting) and a
 `reason` in words: an undecodable image, an image without a table row, a table row or img2dataset
 row without an image, a bad tar member, a truncated tar, a duplicate id. The report is written to
-`<output>/_agiqa/ingest-report.json`; `IngestSummary.line()` is the one-line summary.
+`<output>.agiqa/ingest-report.json` (the output's state root, beside it); `IngestSummary.line()`
+is the one-line summary.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from agiqa.storage.layout import state_uri
 
 REPORT_NAME = "ingest-report.json"
 
@@ -54,7 +57,7 @@ class IngestSummary:
         dups = f"; {len(self.duplicate_ids)} duplicate id(s)" if self.duplicate_ids else ""
         return (f"ingest {self.format}: {self.rows_written} rows in {self.shards_total} shard(s) "
                 f"({self.shards_written} written, {self.shards_already_done} already done){failed}{dups}; "
-                f"skipped: {skipped}; {self.seconds:.1f}s; report: {self.output.rstrip('/')}/_agiqa/{REPORT_NAME}")
+                f"skipped: {skipped}; {self.seconds:.1f}s; report: {state_uri(self.output, REPORT_NAME)}")
 
     def to_dict(self) -> dict:
         return {"input": self.input, "output": self.output, "format": self.format,

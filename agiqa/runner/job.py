@@ -37,18 +37,20 @@ class Pass:
     output: str
     #: A root of shards with the input's relative names and rows, read alongside (or None).
     side_input: str | None = None
+    #: True once the stage was built from reduce results: part of its identity is derived, not chosen.
+    from_reduce: bool = False
 
     def resolved(self, results: dict[str, dict]) -> Pass:
         """This pass with a concrete stage (the factory, if any, called with the reduce results)."""
         if hasattr(self.stage, "process"):  # a stage already (a factory is a plain callable)
             return self
-        return replace(self, stage=self.stage(results))
+        return replace(self, stage=self.stage(results), from_reduce=True)
 
 
 @dataclass
 class Reduce:
     """A driver-side step: `fn(ctx)` reads committed shards (through `ctx`, in bounded memory) and
-    returns a small JSON-able dict, recorded in the job summary and in `OUTPUT/_agiqa/reduce/NAME.json`.
+    returns a small JSON-able dict, recorded in the job summary and in `OUTPUT.agiqa/reduce/NAME.json` (the state root).
     It is recomputed on every run (deterministic, cheap next to a pass), so the passes after it
     always see the result for the data as it is now."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
 from agiqa.runner.policy import ShardLedger, one_line, record_plan
@@ -33,7 +34,7 @@ def run_local(job: ShardJob) -> JobSummary:
         if plan.todo:
             _run_pass(plan, summary, t_pass)
     summary.wall_s = time.perf_counter() - t0
-    summary.write(job.open_store(job.output, job.storage), job.output)
+    finish_job(job, summary)
     return summary
 
 

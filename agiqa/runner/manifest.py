@@ -1,9 +1,9 @@
 """A committed shard's manifest: written last, after every output of the shard is in place.
 
-Manifests and the job summary live in `<output root>/_agiqa/`, so the output root reads as a
-Parquet dataset (pyarrow, polars, Spark and Athena skip `_`-prefixed folders). Outputs written
-before that kept the manifest beside the shard; it is still read there, and removed once the
-shard is committed again.
+Manifests and the job summary live in the output's state root (`<output root>.agiqa/`, see
+`agiqa.storage.layout`), so the output root holds nothing but scored rows for any reader. Older
+outputs kept the manifest in `<output root>/_agiqa/manifests/` (agiqa 0.1) or beside the shard;
+it is still read there, and removed once the shard is committed again.
 
 A shard is done when its manifest exists, carries the identity hash of the stage that would run
 now, and names the same input (and side input) by etag as the listing does. Anything else (no
@@ -17,6 +17,7 @@ import json
 import time
 
 from agiqa.storage.base import ShardInfo
+from agiqa.storage.layout import LEGACY_STATE_DIR, MANIFESTS_DIR, state_uri
 from agiqa.storage.uri import join, manifest_uri
 
 
@@ -24,21 +25,38 @@ def identity_hash(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-SIDECAR_DIR = "_agiqa"
+def manifests_root(output_root: str) -> str:
+    """The folder (prefix) holding the manifests of the shards under `output_root`."""
+    return state_uri(output_root, MANIFESTS_DIR)
 
 
 def shard_manifest_uri(output_root: str, shard: ShardInfo) -> str:
-    return manifest_uri(join(join(output_root, SIDECAR_DIR + "/manifests"), shard.rel))
+    return manifest_uri(join(manifests_root(output_root), shard.rel))
 
 
-def legacy_manifest_uri(output_root: str, shard: ShardInfo) -> str:
-    """Where manifests were written before they moved to `_agiqa/` (beside the shard)."""
-    return manifest_uri(join(output_root, shard.rel))
+def legacy_manifest_uris(output_root: str, shard: ShardInfo) -> list[str]:
+    """Where older agiqa wrote the manifest: `<output>/_agiqa/manifests/` (0.1), beside the shard (before)."""
+    return [manifest_uri(join(join(output_root, LEGACY_STATE_DIR + "/manifests"), shard.rel)),
+            manifest_uri(join(output_root, shard.rel))]
 
 
 def read_manifest(out_store, output_root: str, shard: ShardInfo) -> dict | None:
-    m = out_store.read_json(shard_manifest_uri(output_root, shard))
-    return m if m is not None else out_store.read_json(legacy_manifest_uri(output_root, shard))
+    return find_manifest(out_store, output_root, shard)[0]
+
+
+def find_manifest(out_store, output_root: str, shard: ShardInfo) -> tuple[dict | None, str | None]:
+    """(manifest, where it was found): the state root first, then where older agiqa wrote it."""
+    for uri in [shard_manifest_uri(output_root, shard), *legacy_manifest_uris(output_root, shard)]:
+        if (m := out_store.read_json(uri)) is not None:
+            return m, uri
+    return None, None
+
+
+def move_legacy_manifest(out_store, output_root: str, shard: ShardInfo, manifest: dict, found_at: str) -> None:
+    """A committed shard's manifest found where older agiqa wrote it, rewritten into the state root
+    (then removed there: a manifest beside the shard is a non-Parquet file among the data)."""
+    out_store.write_json(shard_manifest_uri(output_root, shard), manifest)
+    out_store.delete(found_at)
 
 
 def is_committed(manifest: dict | None, ident_hash: str, shard: ShardInfo, side: ShardInfo | None) -> bool:

@@ -6,11 +6,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from agiqa.errors import DataError
+from agiqa.runner.identity import refuse_other_identity
 from agiqa.runner.job import Pass, ShardJob
-from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
+from agiqa.runner.manifest import (
+    find_manifest,
+    identity_hash,
+    is_committed,
+    manifests_root,
+    move_legacy_manifest,
+    read_manifest,
+    shard_manifest_uri,
+)
 from agiqa.storage.base import ShardInfo
-
-BOOKKEEPING = "_agiqa"
 
 
 @dataclass
@@ -28,6 +35,11 @@ class PassPlan:
     skipped: list[ShardInfo] = field(default_factory=list)
     refused: list[tuple[ShardInfo, str]] = field(default_factory=list)  # unsafe relative names, with why
     sides: dict[str, ShardInfo] = field(default_factory=dict)  # relative name -> side shard
+    #: Committed shards whose input shard is no longer listed (kept, reported).
+    orphaned: list[str] = field(default_factory=list)
+    #: Committed earlier, for another version of the input or another derived setting (a cascade's
+    #: cutoff): done again.
+    redone: list[str] = field(default_factory=list)
 
     def side_of(self, shard: ShardInfo) -> ShardInfo | None:
         return self.sides.get(shard.rel) if self.pass_.side_input else None
@@ -37,20 +49,24 @@ class PassPlan:
         m = read_manifest(self.out_store, self.pass_.output, shard)
         return m if is_committed(m, self.identity_hash, shard, self.side_of(shard)) else None
 
+    def manifest(self, shard: ShardInfo) -> tuple[dict | None, str | None]:
+        return find_manifest(self.out_store, self.pass_.output, shard)
+
 
 def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
+    from agiqa.storage.layout import data_shards, state_root
     from agiqa.storage.roots import check_separate, unsafe_name
 
     check_access(p.input, p.output, job.storage)
-    if p.side_input and not is_bookkeeping_of(p.side_input, p.output):
+    check_separate(p.input, state_root(p.output), what="input")  # the state root is written too
+    if p.side_input:
         check_separate(p.side_input, p.output, what="side input")
     identity = p.stage.identity()
     plan = PassPlan(job, p, identity, identity_hash(identity), job.open_store(p.input, job.storage),
                     job.open_store(p.output, job.storage))
-    # `_agiqa/` holds bookkeeping (manifests, a cascade's first pass): never input shards
-    listed = [s for s in plan.in_store.list_shards(p.input) if not s.rel.startswith(BOOKKEEPING + "/")]
+    listed = data_shards(plan.in_store, p.input)  # an agiqa 0.1 output's `_agiqa/` is never input
     if not listed:
         raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
     plan.refused = [(s, why) for s in listed if (why := unsafe_name(s.rel))]
@@ -63,27 +79,33 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
         return plan
     # Manifest reads are independent round trips: overlap them (1M shards on S3 in minutes, not hours).
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-plan") as pool:
-        done = list(pool.map(lambda s: plan.committed_manifest(s) is not None, shards))
-    plan.todo = [s for s, d in zip(shards, done, strict=True) if not d]
-    plan.skipped = [s for s, d in zip(shards, done, strict=True) if d]
+        found = list(pool.map(plan.manifest, shards))
+        refuse_other_identity(p, identity, [(s, m) for s, (m, _) in zip(shards, found, strict=True) if m])
+        legacy = []
+        for s, (m, where) in zip(shards, found, strict=True):
+            if is_committed(m, plan.identity_hash, s, plan.side_of(s)):
+                plan.skipped.append(s)
+                if where != shard_manifest_uri(p.output, s):
+                    legacy.append((s, m, where))
+            else:
+                plan.todo.append(s)
+                if m is not None:
+                    plan.redone.append(s.rel)
+        list(pool.map(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
+    plan.orphaned = orphaned_outputs(plan.out_store, p.output, {s.rel for s in listed})
     return plan
 
 
-def is_bookkeeping_of(root: str, output: str) -> bool:
-    """True for a root inside `output`'s `_agiqa/` (where an earlier pass of the same job writes)."""
-    from agiqa.storage.uri import join
+def orphaned_outputs(out_store, output: str, input_rels: set[str]) -> list[str]:
+    """Relative names of shards committed under `output` whose input shard is no longer listed."""
+    from agiqa.storage.base import StorageError
 
-    return _inside(root, join(output, BOOKKEEPING))
-
-
-def _inside(root: str, parent: str) -> bool:
-    import os
-
-    from agiqa.storage.uri import is_s3
-
-    if is_s3(root) or is_s3(parent):
-        return root.rstrip("/").startswith(parent.rstrip("/") + "/")
-    return os.path.realpath(root).startswith(os.path.realpath(parent) + os.sep)
+    suffix = ".manifest.json"
+    try:
+        names = [m.rel[: -len(suffix)] for m in out_store.list_files(manifests_root(output), (suffix,))]
+    except (StorageError, FileNotFoundError):  # no state root yet: nothing committed
+        return []
+    return sorted(n for n in names if n not in input_rels)
 
 
 def _what_is_there(root: str) -> str:

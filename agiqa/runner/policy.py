@@ -30,6 +30,13 @@ def record_plan(summary: JobSummary, plan) -> None:
     for shard, why in plan.refused:
         log.warning("shard %r refused: %s", shard.rel, why)
         summary.failed.append({"shard": shard.rel, "reason": f"refused: {why}", "attempts": 0})
+    if plan.redone:
+        log.info("%d committed shard(s) under %s redone: their input (or a cutoff) changed since (first: %r)",
+                 len(plan.redone), plan.pass_.output, plan.redone[0])
+    if plan.orphaned:
+        summary.orphaned[plan.pass_.output] = plan.orphaned
+        log.warning("%d committed shard(s) under %s have no input shard any more (kept; first: %r)",
+                    len(plan.orphaned), plan.pass_.output, plan.orphaned[0])
 
 
 class ShardLedger:

@@ -16,7 +16,7 @@ from agiqa.runner.job import Reduce, ShardJob
 
 log = logging.getLogger(__name__)
 
-REDUCE_DIR = "_agiqa/reduce"
+REDUCE_DIR = "reduce"  # in the output's state root
 
 
 @dataclass
@@ -30,8 +30,10 @@ class ReduceContext:
         return self.job.open_store(root, self.job.storage)
 
     def shard_names(self, root: str) -> list[str]:
-        """Relative names of the `*.parquet` shards under `root`, sorted (bookkeeping under `_agiqa/` left out)."""
-        return sorted(s.rel for s in self.store(root).list_shards(root) if not s.rel.startswith("_agiqa/"))
+        """Relative names of the `*.parquet` shards under `root`, sorted."""
+        from agiqa.storage.layout import data_shards
+
+        return sorted(s.rel for s in data_shards(self.store(root), root))
 
     def scan(self, root: str, columns: list[str], shards: list[str] | None = None) -> Iterator:
         """`pyarrow.Table` batches holding only `columns`, over every shard under `root` (or `shards`),
@@ -54,15 +56,16 @@ class ReduceContext:
 
 
 def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -> dict:
-    """Run one reduce step; record its result in `results`, the summary and the output's `_agiqa/reduce/`."""
-    from agiqa.storage.uri import join
+    """Run one reduce step; record its result in `results`, the summary and the state root's `reduce/`."""
+    from agiqa.storage.layout import state_uri
 
     t0 = time.perf_counter()
     result = step.fn(ReduceContext(job, dict(results)))
     results[step.name] = result
     summary.reduced[step.name] = result
     log.info("reduce %s: %s (%.1f s)", step.name, result, time.perf_counter() - t0)
-    job.open_store(job.output, job.storage).write_json(join(job.output, f"{REDUCE_DIR}/{step.name}.json"), result)
+    job.open_store(job.output, job.storage).write_json(state_uri(job.output, f"{REDUCE_DIR}/{step.name}.json"),
+                                                      result)
     return result
 
 

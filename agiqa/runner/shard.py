@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agiqa.runner.manifest import build_manifest, legacy_manifest_uri, shard_manifest_uri
+from agiqa.runner.manifest import build_manifest, legacy_manifest_uris, shard_manifest_uri
 from agiqa.runner.stage import STATUS, ShardOutput, ShardStage
 from agiqa.runner.summary import RowCounts
 from agiqa.storage.base import ShardInfo
@@ -211,9 +211,9 @@ class ShardWriter:
         self.report = ShardReport(shard=shard.rel, ok=False)
         meta = {"agiqa": json.dumps(_provenance(io))}
         self.schema, self.renames = joined_schema(opened.pf.schema_arrow, self.stage, meta)
-        self.outputs = [_OutputFile(o, self.schema,
-                                    join(io.output_root, join(o.folder, shard.rel) if o.folder else shard.rel),
-                                    io.out_store) for o in self.stage.outputs]
+        self.rels = [f"{o.folder}/{shard.rel}" if o.folder else shard.rel for o in self.stage.outputs]
+        self.outputs = [_OutputFile(o, self.schema, join(io.output_root, rel), io.out_store)
+                        for o, rel in zip(self.stage.outputs, self.rels, strict=True)]
 
     def write(self, batch: pa.RecordBatch, result: pa.RecordBatch) -> None:
         """The stage's output for `batch` (the next one in input order) joined and written to every output."""
@@ -237,7 +237,8 @@ class ShardWriter:
         for out in self.outputs:
             out.commit()
         report.rows_out = report.rows_in
-        report.outputs = [{"name": o.spec.name, "uri": o.uri, "rows": o.rows} for o in self.outputs]
+        report.outputs = [{"name": o.spec.name, "uri": o.uri, "rel": rel, "rows": o.rows}
+                          for o, rel in zip(self.outputs, self.rels, strict=True)]
         report.output = self.outputs[0].uri if self.outputs else None
         report.seconds = seconds
         report.ok = True
@@ -245,9 +246,9 @@ class ShardWriter:
         io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
                                 build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
                                                self.opened.side, report, self.renames))
-        legacy = legacy_manifest_uri(io.output_root, self.shard)
-        if io.out_store.exists(legacy):  # written before manifests moved to _agiqa/: the new one replaces it
-            io.out_store.delete(legacy)
+        for legacy in legacy_manifest_uris(io.output_root, self.shard):  # older agiqa's: the new one replaces it
+            if io.out_store.exists(legacy):
+                io.out_store.delete(legacy)
         return report
 
     def discard(self) -> None:

@@ -6,7 +6,9 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-SUMMARY_NAME = "_agiqa/job_summary.json"
+#: In the output's state root (`agiqa.storage.layout`): the latest run's summary, and every run's.
+SUMMARY_NAME = "job_summary.json"
+RUNS_DIR = "runs"
 
 
 class RowCounts:
@@ -44,6 +46,8 @@ class JobSummary(RowCounts):
     passes: list[dict] = field(default_factory=list)
     #: Results of the job's reduce steps (thresholds, cutoffs), by name.
     reduced: dict[str, dict] = field(default_factory=dict)
+    #: Committed shards whose input shard is gone (kept as they are), by pass output.
+    orphaned: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -100,6 +104,9 @@ class JobSummary(RowCounts):
                       + (", ".join(f"{n} {s}" for s, n in sorted(p["rows_by_status"].items())) or "0 rows"))
                      for i, p in enumerate(self.passes)]
         rows += [(f"reduce {name}", _brief(result)) for name, result in self.reduced.items()]
+        rows += [("orphans", f"{len(rels)} committed shard(s) under {out} have no input shard any more "
+                             f"(kept): {', '.join(map(repr, rels[:3]))}{' ...' if len(rels) > 3 else ''}")
+                 for out, rels in self.orphaned.items()]
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
             lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
@@ -108,10 +115,18 @@ class JobSummary(RowCounts):
         return "\n".join(lines)
 
     def write(self, out_store, output_root: str) -> str:
-        from agiqa.storage.uri import join
+        """The summary as the output's latest (`job_summary.json`) and as this run's own record
+        (`runs/<start time>-<pid>.json`): a rerun that skips everything keeps the record of the run
+        that did the work."""
+        import os
 
-        uri = join(output_root, SUMMARY_NAME)
-        out_store.write_json(uri, self.to_json())
+        from agiqa.storage.layout import state_uri
+
+        data = self.to_json()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_at))
+        out_store.write_json(state_uri(output_root, f"{RUNS_DIR}/{stamp}-{os.getpid()}.json"), data)
+        uri = state_uri(output_root, SUMMARY_NAME)
+        out_store.write_json(uri, data)
         return uri
 
     @staticmethod

@@ -43,6 +43,14 @@ class CascadeStage:
             "top_fraction": {a: {k: c[k] for k in ("fraction", "value", "id", "keep", "total")}
                              for a, c in self._cutoff_dicts.items()}}}
 
+    @staticmethod
+    def settings_of(identity: dict) -> dict:
+        """`identity` without what is derived from the prefilter's scores (a top-fraction cutoff's
+        value, boundary id and counts move when the input grows; the fraction is the user's)."""
+        pre = dict(identity.get("prefilter") or {})
+        pre["top_fraction"] = {a: {"fraction": c.get("fraction")} for a, c in (pre.get("top_fraction") or {}).items()}
+        return {**identity, "prefilter": pre}
+
     def output_fields(self) -> list[pa.Field]:
         fields = self.inner.output_fields()
         extra = [pa.field(f"prefilter_{a}_score", pa.float32()) for a in self.prefilter_aspects]

@@ -49,6 +49,11 @@ class FilterStage:
                 "write_rows": self.write_rows, "image_column": self.image_column,
                 "image_from_side": self.image_from_side, "outputs": [o.name for o in self.outputs]}
 
+    @staticmethod
+    def settings_of(identity: dict) -> dict:
+        """`identity` without the cutoffs a top-fraction rule computed (the rules say what was asked)."""
+        return {k: v for k, v in identity.items() if k != "cutoffs"}
+
     def output_fields(self) -> list[pa.Field]:
         fields = [pa.field("status", pa.string()), pa.field("reason", pa.string())]
         if self.image_from_side:

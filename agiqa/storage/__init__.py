@@ -22,17 +22,26 @@ def open_store(uri: str, storage_cfg=None):
 
 def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
     """Fail fast, with one clear message, before any work: roots that cannot be reached, an output
-    that cannot be written (read-only bucket, a file), an output overlapping the input."""
+    (or its state root beside it, `agiqa.storage.layout`) that cannot be written (read-only bucket,
+    a file), an output overlapping the input."""
+    from agiqa.storage.layout import state_root
     from agiqa.storage.roots import check_separate
     from agiqa.storage.uri import is_s3
 
     check_separate(input_root, output_root)
+    state = state_root(output_root)  # a bucket's or filesystem's root refused: no place beside it
+    check_separate(input_root, state)
     if is_s3(input_root) or is_s3(output_root):
         from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import check_access as check_s3
 
         check_s3(input_root, output_root, storage_cfg or StorageConfig())
+        if is_s3(output_root):
+            from agiqa.storage.s3 import S3Store
+
+            S3Store(storage_cfg or StorageConfig()).probe_write(state)  # the state root is written too
     if not is_s3(output_root):
         from agiqa.storage.local import LocalStore
 
         LocalStore().probe_write(output_root)
+        LocalStore().probe_write(state)

@@ -96,7 +96,7 @@ class S3Store:
         import uuid
 
         bucket, prefix = split_s3(root)
-        key = "/".join(p for p in (prefix.strip("/"), "_agiqa", f".write-probe-{uuid.uuid4().hex}") if p)
+        key = "/".join(p for p in (prefix.strip("/"), f".agiqa-write-probe-{uuid.uuid4().hex}") if p)
         try:
             self.client.put_object(Bucket=bucket, Key=key, Body=b"")
         except Exception as e:

@@ -28,5 +28,5 @@ def join(root: str, rel: str) -> str:
 
 
 def manifest_uri(shard_uri: str) -> str:
-    """A manifest's name for the shard at `shard_uri` (placed under `_agiqa/manifests/` by the runner)."""
+    """A manifest's name for the shard at `shard_uri` (placed under the state root's `manifests/` by the runner)."""
     return shard_uri + ".manifest.json"

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def _shards(store, root: str) -> list:
-    shards = [s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")]
+    """A job's committed shards (through its manifests), or every shard of a plain folder."""
+    from agiqa.storage.layout import committed_shards
+
+    shards = committed_shards(store, root)
     if not shards:
         raise DataError(f"no *.parquet shards under {root}")
     return shards

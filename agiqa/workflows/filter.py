@@ -1,5 +1,6 @@
 """The filter job: map (an optional score pass) -> reduce (one exact cutoff per top-fraction rule) ->
-apply (`FilterStage`: keep/, drop/, rows/) -> reduce (per-shard and global stats into stats.json).
+apply (`FilterStage`: keep/, drop/, rows/) -> reduce (per-shard and global stats into stats.json, in the
+output's state root `OUTPUT.agiqa/`, beside it: the output holds only rows).
 
 Setups are checked before any work: every rule's column must exist in the scored rows (or be one
 the score pass will write) and be numeric; `write_rows` needs the image bytes from somewhere.
@@ -33,9 +34,10 @@ def first_schema(root: str, storage):
     import pyarrow.parquet as pq
 
     from agiqa.storage import open_store
+    from agiqa.storage.layout import committed_shards
 
     store = open_store(root, storage)
-    shards = [s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")]
+    shards = committed_shards(store, root)
     if not shards:
         raise DataError(f"no *.parquet shards under {root}")
     with store.open_read(shards[0].uri) as f:
@@ -144,6 +146,7 @@ def _stats_step(plan: FilterPlan) -> Reduce:
 
         from agiqa.runner.manifest import identity_hash, read_manifest
         from agiqa.storage.base import ShardInfo
+        from agiqa.storage.layout import state_uri
         from agiqa.storage.uri import join
 
         want = identity_hash(plan.stage(ctx.results).identity())
@@ -173,7 +176,7 @@ def _stats_step(plan: FilterPlan) -> Reduce:
                 "rows_in": total["rows_in"], "kept": total["kept"], "dropped": total["dropped"],
                 "dropped_by_reason": dict(sorted(reasons.items())), "shards": len(shards),
                 "shards_not_committed": sorted(rel for rel, s in done if s is None)}
-        out_store.write_json(join(cfg.output, STATS_NAME), {**glob, "per_shard": shards})
+        out_store.write_json(state_uri(cfg.output, STATS_NAME), {**glob, "per_shard": shards})
         return glob
 
     return Reduce("stats", fn)

@@ -1,7 +1,7 @@
 """The score job: `ScoreStage(method)` from the input root to the output root, in one pass, or as a
 cascade behind a cheap prefilter:
 
-    pass 1   ScoreStage(prefilter method)    input -> OUTPUT/_agiqa/prefilter   (every row, cheap)
+    pass 1   ScoreStage(prefilter method)    input -> OUTPUT.agiqa/prefilter   (every row, cheap)
     reduce   global top-fraction cutoffs     over pass 1's committed scores     (only with top_fraction)
     pass 2   CascadeStage(ScoreStage(method)) input (+ pass 1 as side input) -> OUTPUT
 Each pass has its own actor pool (the cheap one never stalls the MLLM's), commits shards exactly
@@ -14,8 +14,8 @@ from __future__ import annotations
 from agiqa.config.score_job import ScoreJobConfig
 from agiqa.runner.job import Pass, Reduce, ShardJob
 
-#: Where a cascade's first pass writes, inside the output root (hidden from dataset readers by the `_`).
-PREFILTER_DIR = "_agiqa/prefilter"
+#: Where a cascade's first pass writes: in the output's state root, where no dataset reader looks.
+PREFILTER_DIR = "prefilter"
 
 
 def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
@@ -52,7 +52,7 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
     from agiqa.runner.manifest import identity_hash
     from agiqa.stages.cascade import CascadeStage
     from agiqa.stages.score import ScoreStage
-    from agiqa.storage.uri import join
+    from agiqa.storage.layout import state_uri
 
     p = cfg.prefilter
     cheap_aspects = p.scored_aspects
@@ -63,7 +63,7 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
                              cheap.resources.override(**cfg.stage_resources("prefilter")),
                              source=ImageSource(cfg.storage))
     cheap_stage.name = "prefilter"
-    cheap_out = join(cfg.output, PREFILTER_DIR)
+    cheap_out = state_uri(cfg.output, PREFILTER_DIR)
     cheap_hash = identity_hash(cheap_stage.identity())
     id_column = cfg.columns.id
 

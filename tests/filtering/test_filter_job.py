@@ -81,7 +81,7 @@ def test_keep_and_drop_sets_reasons_rows_and_stats_are_exact(scored):
         got = pq.read_table(tmp / "out" / "rows" / rel).to_pylist()
         assert [{k: r[k] for k in ("id", "image", "prompt", "generator")} for r in got] == [
             r for r in src if r["id"] in kept_ids]
-    stats = json.loads((tmp / "out" / "stats.json").read_text())
+    stats = json.loads((tmp / "out.agiqa" / "stats.json").read_text())
     reasons = {}
     for w in want.values():
         if w is not None:
@@ -116,12 +116,15 @@ def test_rerun_reuses_and_other_rules_recompute(scored):
     filter_(config(tmp))
     again = filter_(config(tmp))
     assert again.passes[-1]["shards_skipped"] == 5 and again.passes[-1]["shards_done"] == 0
-    other = filter_(config(tmp, rules=["quality_score >= 3", "top_fraction correspondence_score=0.5"]))
+    rules = ["quality_score >= 3", "top_fraction correspondence_score=0.5"]
+    with pytest.raises(ConfigError, match=r"committed with other settings .*rules.*--overwrite"):
+        filter_(config(tmp, rules=rules))  # other rules never silently replace the committed decisions
+    other = filter_(config(tmp, rules=rules, overwrite=True))
     assert other.passes[-1]["shards_done"] == 5
     want = expected(rows, 3, 0.5)
     assert sorted(read_dir(tmp / "out" / "keep").column("id").to_pylist()) == sorted(
         i for i, w in want.items() if w is None)
-    assert json.loads((tmp / "out" / "stats.json").read_text())["rules"] == [
+    assert json.loads((tmp / "out.agiqa" / "stats.json").read_text())["rules"] == [
         "quality_score >= 3", "top_fraction correspondence_score=0.5"]
 
 
@@ -179,7 +182,7 @@ def test_misaligned_images_fail_the_shard_never_mislabel(scored, tmp_path):
                              runner={"kind": "local", "max_shard_attempts": 1}))
     assert [f["shard"] for f in summary.failed] == ["b.parquet"] and "not the scored rows" in summary.failed[0]["reason"]
     assert not (tmp / "out" / "rows" / "b.parquet").exists()
-    assert json.loads((tmp / "out" / "stats.json").read_text())["shards_not_committed"] == ["b.parquet"]
+    assert json.loads((tmp / "out.agiqa" / "stats.json").read_text())["shards_not_committed"] == ["b.parquet"]
 
 
 def test_score_on_the_way_then_filter_in_one_job(small_shards, tmp_path):
@@ -216,5 +219,5 @@ def test_filter_reads_and_writes_s3(s3_env, scored):
             .column("id").to_pylist()]
     want = expected(rows, 2, 0.3)
     assert sorted(kept) == sorted(i for i, w in want.items() if w is None)
-    stats = json.loads(c.get_object(Bucket=bucket, Key="out/stats.json")["Body"].read())
+    stats = json.loads(c.get_object(Bucket=bucket, Key="out.agiqa/stats.json")["Body"].read())
     assert stats["kept"] == len(kept) and stats["shards"] == 5

@@ -9,6 +9,7 @@ import pytest
 
 from agiqa.cli import main
 from tests.fixtures.shards import png
+from tests.fixtures.state import state
 
 
 def _folder(tmp_path, n=7):
@@ -50,7 +51,7 @@ def test_folder_with_table_keeps_columns_and_reports_what_does_not_match(tmp_pat
     for rel, r in rows.items():
         assert r["image"] == files[rel]  # the file's bytes, untouched
         assert (r["prompt"], r["generator"], r["seed"]) == (expected[rel]["prompt"], "sdxl", expected[rel]["seed"])
-    report = json.loads((out / "_agiqa" / "ingest-report.json").read_text())
+    report = json.loads((state(out) / "ingest-report.json").read_text())
     assert {(s["item"], s["code"]) for s in report["skipped"]} == {
         ("img6.png", "image_without_row"), ("gone.png", "row_without_image"), ("broken.png", "image_undecodable")}
     shards = sorted(p.name for p in out.glob("*.parquet"))

@@ -10,6 +10,7 @@ import sys
 import pyarrow.dataset as pads
 
 from tests.fixtures.shards import png
+from tests.fixtures.state import state
 
 # Runs `agiqa ingest` in a child process that dies (os._exit, no cleanup) when the manifest of the
 # third output shard is about to be written: that shard's Parquet is committed, its manifest is not.
@@ -39,7 +40,7 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     killed = subprocess.run([sys.executable, "-c", KILLER, *args], env=env, capture_output=True, text=True)
     assert killed.returncode == 9, killed.stderr
-    manifests = out / "_agiqa" / "manifests"
+    manifests = state(out) / "manifests"
     assert sorted(p.name for p in manifests.iterdir()) == ["part-00000.parquet.manifest.json",
                                                             "part-00001.parquet.manifest.json"]
     assert (out / "part-00002.parquet").exists()  # committed, but without a manifest: not done

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agiqa.cli import main
+from tests.fixtures.state import state
 
 
 def jpg(seed: int) -> bytes:
@@ -59,7 +60,7 @@ def test_img2dataset_layout_keeps_keys_and_metadata_and_reports_failures(tmp_pat
         assert r["image"] == images[key] and r["prompt"] == f"caption {key}"
         assert (r["url"], r["caption"], r["width"], r["status"]) == (
             good[key]["url"], good[key]["caption"], 12, "success")
-    report = json.loads((out / "_agiqa" / "ingest-report.json").read_text())
+    report = json.loads((state(out) / "ingest-report.json").read_text())
     skipped = {(s["item"], s["code"]): s["reason"] for s in report["skipped"]}
     assert set(skipped) == {("00000.tar:000000002", "row_without_image"),
                             ("00000.tar:000000004.jpg", "image_undecodable")}
@@ -85,7 +86,7 @@ def test_plain_webdataset_truncated_tar_and_samples_without_image(tmp_path):
     cut = pq.read_table(out / "00007.parquet").to_pylist()
     assert 0 < len(cut) < 40
     assert all(r["image"] == im[r["id"]] for r in cut)  # what was read before the cut is whole
-    report = json.loads((out / "_agiqa" / "ingest-report.json").read_text())
+    report = json.loads((state(out) / "ingest-report.json").read_text())
     codes = {(s["item"], s["code"]) for s in report["skipped"]}
     assert ("a.tar:k2", "sample_without_image") in codes and ("00007.tar", "tar_truncated") in codes
 
@@ -111,6 +112,6 @@ def test_a_file_that_is_not_a_tar_is_reported_not_fatal(tmp_path, bad):
     (d / "x.tar").write_text(bad)
     out = tmp_path / "out"
     assert main(["ingest", "--input", str(d), "--output", str(out)]) == 0
-    report = json.loads((out / "_agiqa" / "ingest-report.json").read_text())
+    report = json.loads((state(out) / "ingest-report.json").read_text())
     assert [s["code"] for s in report["skipped"]] == ["tar_unreadable"]
     assert pq.read_table(out / "x.parquet").num_rows == 0

@@ -6,7 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from agiqa.api import score
+from agiqa.errors import ConfigError
 from tests.fixtures.shards import png, write_shard
+from tests.fixtures.state import state
 from tests.runner.helpers import expected_scores, fake_config
 
 SHARDS = ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]
@@ -23,13 +25,13 @@ def test_every_row_scored_once_with_the_methods_scores(small_shards, tmp_path):
         assert "image" not in got.column_names and "fake_note" in got.column_names
         assert got.column("quality_score").to_pylist() == pytest.approx(expected_scores(small_shards / rel, "quality"))
         assert got.column("correspondence_rating").to_pylist()[0] in ("bad", "poor", "fair", "good", "excellent")
-        man = json.loads((out / "_agiqa" / "manifests" / (rel + ".manifest.json")).read_text())
+        man = json.loads((state(out) / "manifests" / (rel + ".manifest.json")).read_text())
         assert man["rows_by_status"] == {"ok": 10} and man["identity"]["method"] == "fake"
-        assert man["outputs"] == [{"name": "scored", "uri": str(out / rel), "rows": 10}]
+        assert man["outputs"] == [{"name": "scored", "uri": str(out / rel), "rel": rel, "rows": 10}]
         meta = json.loads(pq.read_schema(out / rel).metadata[b"agiqa"])
         assert meta["identity"]["method"] == "fake" and meta["identity_hash"] == man["identity_hash"]
         assert meta["agiqa_version"]
-    assert json.loads((out / "_agiqa" / "job_summary.json").read_text())["rows_ok"] == 40
+    assert json.loads((state(out) / "job_summary.json").read_text())["rows_ok"] == 40
 
 
 def test_rerun_skips_committed_shards_and_redoes_a_changed_input(small_shards, tmp_path):
@@ -51,8 +53,23 @@ def test_identity_follows_the_weights_content_not_their_path(small_shards, tmp_p
     copy.parent.mkdir()
     copy.write_bytes(b"trained once")  # the same weights by another path: nothing to redo
     assert score(fake_config(small_shards, out, weights=str(copy))).shards_skipped == 4
-    weights.write_bytes(b"retrained in place")  # retrained into the same path: everything is redone
-    assert score(fake_config(small_shards, out, weights=str(weights))).shards_done == 4
+    weights.write_bytes(b"retrained in place")  # retrained into the same path: other results, not replaced
+    with pytest.raises(ConfigError, match=r"holds 4 shard\(s\) committed with other settings .*"
+                                          r"method_identity\.weights: .*--overwrite"):
+        score(fake_config(small_shards, out, weights=str(weights)))
+    again = fake_config(small_shards, out, weights=str(weights)).model_copy(update={"overwrite": True})
+    assert score(again).shards_done == 4
+
+
+def test_a_rerun_with_other_settings_is_refused_before_any_work_and_nothing_is_replaced(small_shards, tmp_path):
+    out = tmp_path / "out"
+    assert score(fake_config(small_shards, out)).shards_done == 4
+    before = {p: p.read_bytes() for p in out.rglob("*.parquet")}
+    fewer = fake_config(small_shards, out).model_copy(update={"aspects": ["quality"]})
+    with pytest.raises(ConfigError, match=r"aspects: \["):
+        score(fewer)
+    assert {p: p.read_bytes() for p in out.rglob("*.parquet")} == before  # every aspect's scores still there
+    assert score(fewer.model_copy(update={"output": str(tmp_path / "other")})).shards_done == 4
 
 
 def test_rows_the_method_refuses_or_cannot_decode_are_marked_and_the_rest_scored_and_counted_by_status(tmp_path):
@@ -86,7 +103,7 @@ def test_bad_shards_fail_at_once_and_a_broken_method_is_retried_then_reported(tm
     assert summary.shards_done == 1 and set(failed) == {"broken.parquet", "junk.parquet"}
     assert failed["junk.parquet"]["attempts"] == 1 and "not a readable Parquet file" in failed["junk.parquet"]["reason"]
     assert failed["broken.parquet"]["attempts"] == 3 and "fake refusal" in failed["broken.parquet"]["reason"]
-    assert not (out / "broken.parquet").exists() and not (out / "_agiqa" / "manifests" / "junk.parquet.manifest.json").exists()
+    assert not (out / "broken.parquet").exists() and not (state(out) / "manifests" / "junk.parquet.manifest.json").exists()
 
 
 def test_setup_and_teardown_once_per_pass(small_shards, tmp_path):
@@ -127,6 +144,6 @@ def test_second_pass_reads_the_first_as_a_row_aligned_side_input_and_writes_two_
             assert (r["status"] == "kept") == (want[r["id"]] >= 2.2)
         if kept is not None:
             assert "image" in kept.column_names
-        man = json.loads((split / "_agiqa" / "manifests" / (rel + ".manifest.json")).read_text())
+        man = json.loads((state(split) / "manifests" / (rel + ".manifest.json")).read_text())
         assert [o["name"] for o in man["outputs"]] == ["kept", "dropped"] and man["side_input"]["etag"]
         assert sum(o["rows"] for o in man["outputs"]) == 10

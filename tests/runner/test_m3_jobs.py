@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.fixtures.model import job_config
+from tests.fixtures.state import state
 
 
 def assert_every_row_once(data, out):
@@ -32,7 +33,7 @@ def test_ray_job_scores_all_shards(ray_local, tiny_model_dir, demo_shards, tmp_p
     # the 2nd and 3rd shards were opened and their first batch decoded while the engine was busy
     assert summary.shards_prefetched == 2
     assert_every_row_once(demo_shards, out)
-    assert (out / "_agiqa" / "job_summary.json").is_file()
+    assert (state(out) / "job_summary.json").is_file()
     got = pq.read_table(out / "part-00000.parquet")
     assert {"quality_score", "quality_rating", "quality_description", "status", "error"} <= set(got.column_names)
 
@@ -50,13 +51,13 @@ def test_killed_mid_job_then_rerun_scores_every_row_exactly_once(tiny_model_dir,
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.time() + 300
-    while not list((out / "_agiqa" / "manifests").glob("*.manifest.json")):
+    while not list((state(out) / "manifests").glob("*.manifest.json")):
         assert proc.poll() is None, "scorer exited before committing a shard"
         assert time.time() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    committed_before = len(list((out / "_agiqa" / "manifests").glob("*.manifest.json")))
+    committed_before = len(list((state(out) / "manifests").glob("*.manifest.json")))
     assert committed_before < 5, "the kill came too late to test anything"
 
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

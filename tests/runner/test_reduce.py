@@ -6,6 +6,7 @@ import statistics
 import pyarrow.parquet as pq
 import pytest
 
+from tests.fixtures.state import state
 from tests.runner.helpers import fake_config
 
 SHARDS = ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]
@@ -42,7 +43,7 @@ def test_pass_two_is_built_from_a_global_value_computed_over_every_shard(small_s
     everything = [v for rel in SHARDS for v in pq.read_table(scored / rel).column("quality_score").to_pylist()]
     want = statistics.quantiles(everything, n=100, method="inclusive")[74]
     assert summary.reduced["cut"] == {"threshold": pytest.approx(want), "rows": 40}
-    assert json.loads((split / "_agiqa" / "reduce" / "cut.json").read_text())["threshold"] == pytest.approx(want)
+    assert json.loads((state(split) / "reduce" / "cut.json").read_text())["threshold"] == pytest.approx(want)
     kept = [r for rel in SHARDS if (split / "kept" / rel).exists() for r in pq.read_table(split / "kept" / rel).to_pylist()]
     assert sorted(r["id"] for r in kept) == sorted(
         r["id"] for rel in SHARDS for r in pq.read_table(scored / rel).to_pylist() if r["quality_score"] >= want)

@@ -85,7 +85,7 @@ def test_k_batches_really_run_at_once_and_the_next_shard_starts_before_the_curre
         most = max(most, running)
     assert most == 4  # K in flight, never more
     t = {(kind, name): float(at) for kind, name, at in events}
-    committed = (tmp_path / "out" / "_agiqa" / "manifests" / "part-0.parquet.manifest.json").stat().st_mtime
+    committed = (tmp_path / "out.agiqa" / "manifests" / "part-0.parquet.manifest.json").stat().st_mtime
     assert t[("start", "s1b0")] < committed, "the second shard's first batch waited for the first to commit"
 
 

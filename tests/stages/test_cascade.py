@@ -12,6 +12,7 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
+from tests.fixtures.state import state
 from tests.runner.helpers import expected_scores
 
 SHARDS = ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]
@@ -57,7 +58,7 @@ def test_threshold_routes_exactly_the_rows_at_or_above_it(small_shards, tmp_path
         assert r["quality_rating"] is not None
     assert summary.rows_by_status == {"ok": len(routed), "prefiltered": 40 - len(routed)}
     assert summary.passes[0]["rows_by_status"] == {"ok": 40} and summary.passes[0]["stage"] == "prefilter"
-    man = json.loads((tmp_path / "out/_agiqa/manifests/a.parquet.manifest.json").read_text())
+    man = json.loads((tmp_path / "out.agiqa/manifests/a.parquet.manifest.json").read_text())
     assert sum(man["rows_by_status"].values()) == 10 and set(man["rows_by_status"]) <= {"ok", "prefiltered"}
 
 
@@ -77,7 +78,7 @@ def test_top_fraction_is_global_across_shards_of_different_sizes(tmp_path):
     rows = output_rows(tmp_path / "out")
     assert {i for i, r in rows.items() if r["status"] == "ok"} == set(ranked[:keep])
     assert summary.reduced["prefilter_cutoffs"]["quality"]["keep"] == keep
-    assert json.loads((tmp_path / "out/_agiqa/reduce/prefilter_cutoffs.json").read_text())["quality"]["total"] == 30
+    assert json.loads((tmp_path / "out.agiqa/reduce/prefilter_cutoffs.json").read_text())["quality"]["total"] == 30
 
 
 KILLED_RUN = textwrap.dedent("""
@@ -99,7 +100,7 @@ def test_a_killed_cascade_resumes_exactly_once_without_redoing_the_cheap_pass(sm
     proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(small_shards), str(out), str(marker)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and marker.exists()  # killed inside pass 2 (shard sub/c.parquet)
-    assert len(list((out / "_agiqa/prefilter/_agiqa/manifests").rglob("*.json"))) == 4  # pass 1 committed
+    assert len(list((state(out) / "prefilter.agiqa/manifests").rglob("*.json"))) == 4  # pass 1 committed
     resumed = score(cascade_config(small_shards, out, {"thresholds": {"quality": 1.0}}))
     assert resumed.passes[0]["shards_skipped"] == 4 and resumed.passes[0]["shards_done"] == 0
     assert resumed.passes[1]["shards_done"] + resumed.passes[1]["shards_skipped"] == 4

@@ -49,11 +49,11 @@ def test_s3_job_scores_every_row_once_and_reports_bad_shards(s3_job, tiny_model_
         assert out.column("id").to_pylist() == src.column("id").to_pylist()  # every row, once, in order
         assert "image" not in out.column_names and "quality_mos" in out.column_names  # extra columns kept
         assert set(out.column("status").to_pylist()) == {"ok"}
-        man = c.get_object(Bucket=bucket, Key=f"out/_agiqa/manifests/{p.name}.manifest.json")["Body"].read().decode()
+        man = c.get_object(Bucket=bucket, Key=f"out.agiqa/manifests/{p.name}.manifest.json")["Body"].read().decode()
         assert '"rows_out": 8' in man
         assert "agiqa-test-secret-key" not in man
     keys = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]]
-    assert "out/_agiqa/job_summary.json" in keys
+    assert "out.agiqa/job_summary.json" in keys
     assert not any("sub/" in k for k in keys)  # failed shards leave nothing behind
 
     # rerun: everything committed is skipped; --overwrite redoes it

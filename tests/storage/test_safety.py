@@ -13,6 +13,7 @@ from agiqa.errors import ConfigError, DataError
 from agiqa.storage.base import StorageError
 from agiqa.storage.roots import overlap, unsafe_name
 from tests.fixtures.shards import write_shard
+from tests.fixtures.state import state
 from tests.runner.helpers import fake_config
 
 
@@ -57,7 +58,7 @@ def test_s3_keys_that_would_escape_the_output_root_are_refused_per_shard(moto_s3
     assert summary.shards_done == 1 and len(reasons) == 3, reasons
     assert all(r.startswith("refused:") for r in reasons.values())
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p != src]
-    assert written and all(root in p.parents for p in written), written
+    assert written and all(root in p.parents or state(root) in p.parents for p in written), written
     assert pq.read_table(root / "good.parquet").num_rows == 2
 
 
@@ -101,24 +102,29 @@ def test_no_shards_found_is_an_error_that_says_what_was_looked_for(tmp_path):
         score(fake_config(tmp_path / "pngs", tmp_path / "out"))
 
 
-def test_output_root_reads_as_a_parquet_dataset_and_old_manifests_still_resume(small_shards, tmp_path):
+def test_output_root_holds_only_data_and_old_manifests_still_resume(small_shards, tmp_path):
     import json
 
     import pyarrow.dataset as ds
 
     out = tmp_path / "out"
     score(fake_config(small_shards, out))
-    assert ds.dataset(out, format="parquet").to_table().num_rows == 40  # sidecars under _agiqa/ are skipped
-    sidecars = list(out.rglob("*.json"))
-    assert sidecars and all("_agiqa" in p.parts for p in sidecars)
-    # a manifest where older versions wrote it (beside the shard) still counts, and moves on recommit
-    new = out / "_agiqa" / "manifests" / "a.parquet.manifest.json"
-    old = out / "a.parquet.manifest.json"
-    old.write_text(new.read_text())
+    assert ds.dataset(out, format="parquet").to_table().num_rows == 40
+    assert sorted(p.suffix for p in out.rglob("*") if p.is_file()) == [".parquet"] * 4  # nothing of the job's own
+    new = state(out) / "manifests" / "a.parquet.manifest.json"
+    assert new.is_file() and (state(out) / "job_summary.json").is_file()
+    # manifests where older versions wrote them still count, and move into the state root
+    beside, in_output = out / "a.parquet.manifest.json", out / "_agiqa" / "manifests" / "b.parquet.manifest.json"
+    beside.write_text(new.read_text())
     new.unlink()
+    in_output.parent.mkdir(parents=True)
+    (state(out) / "manifests" / "b.parquet.manifest.json").rename(in_output)
+    (out / "_agiqa" / "job_summary.json").write_text("{}")
     assert score(fake_config(small_shards, out)).shards_skipped == 4
-    m = json.loads(old.read_text())
-    m["identity_hash"] = "stale"
-    old.write_text(json.dumps(m))
+    assert new.is_file() and not beside.exists() and (state(out) / "manifests" / "b.parquet.manifest.json").is_file()
+    assert not (out / "_agiqa").exists()  # agiqa 0.1's state folder retired once the job finished
+    m = json.loads(new.read_text())
+    m["identity_hash"] = "stale"  # a torn hash with the same settings: redone, not refused
+    new.write_text(json.dumps(m))
     assert score(fake_config(small_shards, out)).shards_done == 1
-    assert new.exists() and not old.exists()
+    assert json.loads(new.read_text())["identity_hash"] != "stale"

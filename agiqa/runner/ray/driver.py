@@ -21,6 +21,7 @@ import time
 from collections import defaultdict, deque
 
 from agiqa.errors import ClusterError
+from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
 from agiqa.runner.policy import ShardLedger, one_line, record_plan
@@ -101,7 +102,7 @@ def run_on_ray(job: ShardJob) -> JobSummary:
             pool.shutdown()
             summary.actor_restarts += pool.restarts
     summary.wall_s = time.perf_counter() - t0
-    summary.write(job.open_store(job.output, job.storage), job.output)
+    finish_job(job, summary)
     return summary
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from agiqa.runner.engine_loop import run_sync
 from tests.fixtures.shards import write_shard
+from tests.fixtures.state import state
 
 
 def clip_config(clip_dir, data, out, **extra):
@@ -49,7 +50,7 @@ def test_scores_equal_the_explicit_model_path(tiny_clip_dir, small_shards, tmp_p
     for aspect in ("quality", "correspondence", "authenticity"):
         assert got.column(f"{aspect}_score").to_pylist() == pytest.approx(
             explicit_scores(tiny_clip_dir, small_shards / "sub/c.parquet", aspect), abs=1e-5)
-    man = json.loads((out / "_agiqa/manifests/sub/c.parquet.manifest.json").read_text())
+    man = json.loads((state(out) / "manifests/sub/c.parquet.manifest.json").read_text())
     assert man["identity"]["method_identity"]["method"] == "clip-agiqa"
 
 
