@@ -134,7 +134,7 @@ def main() -> int:
     agiqa("score", "--method", "clip-agiqa", "--model", str(clip), "--heads", str(w / "heads-clip-agiqa"),
           "--input", str(bulk), "--output", str(w / "scored-bulk"), "--runner", "local", "--no-progress",
           "--overwrite")
-    summ = json.loads((w / "scored-bulk" / "_agiqa" / "job_summary.json").read_text())
+    summ = json.loads((w / "scored-bulk.agiqa" / "job_summary.json").read_text())
     scoring = summ["rows_ok"] / max(1e-9, summ["wall_s"] - summ["startup_s"])
     result["throughput"] = {"rows": n, "decode_rows_per_s": decode, "clip_agiqa_rows_per_s": scoring,
                             "ratio": scoring / decode, "preprocess_per_s": preprocess_rates(clip, bulk)}

@@ -100,7 +100,7 @@ def job_rate(clip: Path, data: Path, out: Path, cpus: int, workers: int | None, 
     res = subprocess.run([sys.executable, "-m", "agiqa", "score", "--config", str(cfg)], capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit(f"bench: score failed: {(res.stdout + res.stderr)[-2000:]}")
-    summ = json.loads((out / "_agiqa" / "job_summary.json").read_text())
+    summ = json.loads((Path(f"{out}.agiqa") / "job_summary.json").read_text())
     return summ["rows_ok"] / max(1e-9, summ["wall_s"] - summ["startup_s"]), summ["rows_ok"]
 
 

@@ -149,17 +149,22 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
 
 
 def joined_schema(input_schema: pa.Schema, stage: ShardStage, metadata: dict) -> tuple[pa.Schema, dict[str, str]]:
-    """Input columns minus those the stage drops (clashing names get `input_`), then the stage's."""
+    """Input columns minus those the stage drops, then the stage's; an input column whose name the
+    stage writes (`status`, `error`, `<aspect>_score`, ...) is kept as `input_<name>`, or
+    `input2_<name>`, ... when that is taken too (an img2dataset shard scored, then filtered, holds
+    img2dataset's `status` as `input_status` and the scorer's as `status`: the filter keeps the
+    scorer's as `input2_status`). Every job kind joins through here, so a clash is handled once."""
     out_fields = list(stage.output_fields())
-    taken = {f.name for f in out_fields}
+    kept = [f for f in input_schema if f.name not in stage.drop_columns]
+    taken = {f.name for f in out_fields} | {f.name for f in kept}
     renames: dict[str, str] = {}
     fields = []
-    for f in input_schema:
-        if f.name in stage.drop_columns:
-            continue
+    for f in kept:
         name = f.name
-        if name in taken:
-            name = "input_" + name
+        if name in {o.name for o in out_fields}:
+            name = next(c for k in range(1, len(taken) + 2)
+                        if (c := f"input{k if k > 1 else ''}_{f.name}") not in taken)
+            taken.add(name)
             renames[f.name] = name
         fields.append(f.with_name(name))
     return pa.schema(fields + out_fields, metadata=metadata), renames

@@ -221,3 +221,27 @@ def test_filter_reads_and_writes_s3(s3_env, scored):
     assert sorted(kept) == sorted(i for i, w in want.items() if w is None)
     stats = json.loads(c.get_object(Bucket=bucket, Key="out.agiqa/stats.json")["Body"].read())
     assert stats["kept"] == len(kept) and stats["shards"] == 5
+
+
+def test_a_scored_img2dataset_shard_keeps_every_status_column_and_filters_as_the_dry_run_said(tmp_path):
+    """img2dataset writes its own `status`; `score` keeps it as `input_status` beside its own `status`.
+    `filter` then writes `status` too: the scorer's becomes `input2_status` (was: every shard failed
+    with a KeyError while --dry-run promised the kept count)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from agiqa.api import filter as filter_
+    from agiqa.api import filter_dry_run
+
+    (tmp_path / "scored").mkdir()
+    pq.write_table(pa.table({"id": list("abcd"), "input_status": ["success"] * 4,
+                             "quality_score": pa.array([1.0, 2.0, 3.0, 4.0], pa.float32()),
+                             "status": ["ok", "ok", "error", "ok"], "error": [None, None, "x", None]}),
+                   tmp_path / "scored" / "s.parquet")
+    cfg = config(tmp_path, rules=["quality_score >= 2"])
+    promised = filter_dry_run(cfg)["kept"]
+    summary = filter_(cfg)
+    assert summary.failed == [] and summary.rows_by_status["kept"] == promised == 2  # c has status=error
+    kept = pq.read_table(tmp_path / "out" / "keep" / "s.parquet")
+    assert kept.column("input_status").to_pylist() == ["success"] * 2
+    assert kept.column("input2_status").to_pylist() == ["ok", "ok"] and kept.column("status").to_pylist() == ["kept"] * 2
