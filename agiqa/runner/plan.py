@@ -57,7 +57,7 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
     from agiqa.storage.layout import data_shards, state_root
-    from agiqa.storage.roots import check_separate, unsafe_name
+    from agiqa.storage.roots import check_separate
 
     check_access(p.input, p.output, job.storage)
     check_separate(p.input, state_root(p.output), what="input")  # the state root is written too
@@ -69,8 +69,8 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     listed = data_shards(plan.in_store, p.input)  # an agiqa 0.1 output's `_agiqa/` is never input
     if not listed:
         raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
-    plan.refused = [(s, why) for s in listed if (why := unsafe_name(s.rel))]
-    shards = [s for s in listed if not unsafe_name(s.rel)]
+    plan.refused = [(s, why) for s in listed if (why := _refusal(s))]
+    shards = [s for s in listed if not _refusal(s)]
     if p.side_input:
         plan.side_store = job.open_store(p.side_input, job.storage)
         plan.sides = {s.rel: s for s in plan.side_store.list_shards(p.side_input)}
@@ -94,6 +94,13 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
         list(pool.map(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
     plan.orphaned = orphaned_outputs(plan.out_store, p.output, {s.rel for s in listed})
     return plan
+
+
+def _refusal(shard: ShardInfo) -> str | None:
+    """Why a listed shard is never run (known from the listing alone), or None."""
+    from agiqa.storage.roots import unsafe_name
+
+    return unsafe_name(shard.rel) or ("an empty (zero-byte) file, not Parquet" if shard.size == 0 else None)
 
 
 def orphaned_outputs(out_store, output: str, input_rels: set[str]) -> list[str]:
@@ -120,4 +127,7 @@ def _what_is_there(root: str) -> str:
     if not files:
         return "; the folder is empty"
     kinds = sorted({f.suffix or f.name for f in files})[:5]
-    return f"; it holds {len(files)} other file(s) ({', '.join(kinds)})"
+    hint = ("; `agiqa ingest` turns images with a table, sidecars or tars into shards"
+            if set(kinds) & {".csv", ".tsv", ".jsonl", ".json", ".tar", ".png", ".jpg", ".jpeg", ".webp", ".txt"}
+            else "")
+    return f"; it holds {len(files)} other file(s) ({', '.join(kinds)}){hint}"

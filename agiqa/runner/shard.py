@@ -70,12 +70,26 @@ class OpenedShard:
     batches: object = None
     side_reader: AlignedReader | None = None
     error: str | None = None
+    #: Columns the stage has the runner add to every batch (`ShardStage.added_input_columns`).
+    added: list = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The input's schema as the stage sees it: the shard's columns, then the added ones."""
+        schema = self.pf.schema_arrow
+        for a in self.added:
+            schema = schema.append(a.field)
+        return schema
 
     def read(self) -> tuple[pa.RecordBatch, pa.RecordBatch | None] | None:
         """The next batch and the same rows of the side input; None at the end. One reader at a time."""
         b = next(self.batches, None)
         if b is None:
             return None
+        for a in self.added:
+            b = b.append_column(a.field, a.compute(b, self.shard.rel, self.rows_read))
+        self.rows_read += b.num_rows
         return b, self.side_reader.take(b.num_rows) if self.side_reader is not None else None
 
     def close(self) -> None:
@@ -145,6 +159,8 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
             return opened
         opened.side_reader = AlignedReader(side_src, side_pf, io.read_batch_rows)
     opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
+    if (add := getattr(io.stage, "added_input_columns", None)) is not None:
+        opened.added = list(add(opened.pf.schema_arrow, shard.rel))
     return opened
 
 
@@ -215,7 +231,7 @@ class ShardWriter:
         self.shard, self.io, self.opened, self.stage = shard, io, opened, io.stage
         self.report = ShardReport(shard=shard.rel, ok=False)
         meta = {"agiqa": json.dumps(_provenance(io))}
-        self.schema, self.renames = joined_schema(opened.pf.schema_arrow, self.stage, meta)
+        self.schema, self.renames = joined_schema(opened.schema, self.stage, meta)
         self.rels = [f"{o.folder}/{shard.rel}" if o.folder else shard.rel for o in self.stage.outputs]
         self.outputs = [_OutputFile(o, self.schema, join(io.output_root, rel), io.out_store)
                         for o, rel in zip(self.stage.outputs, self.rels, strict=True)]

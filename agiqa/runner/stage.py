@@ -11,7 +11,7 @@ run at once and may finish in any order: the runner writes them in input order).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -34,6 +34,15 @@ class ShardOutput:
     drop_columns: tuple[str, ...] = ()  # columns of the joined rows left out of this file
 
 
+@dataclass(frozen=True)
+class AddedColumn:
+    """A column computed from a shard's rows as they are read (a synthesised row id, an image's path)."""
+
+    field: pa.Field
+    #: (batch, shard's relative name, index of the batch's first row in the shard) -> the column.
+    compute: Callable[[pa.RecordBatch, str, int], pa.Array]
+
+
 @runtime_checkable
 class ShardStage(Protocol):
     name: str
@@ -48,6 +57,10 @@ class ShardStage(Protocol):
     def identity(self) -> dict:
         """Everything that changes this stage's outputs (weights' digests, settings); JSON-able."""
         ...
+
+    # Optional: `added_input_columns(schema, rel) -> list[AddedColumn]`: columns the runner adds to
+    # every batch it reads from a shard with input schema `schema` (rows numbered from 0 in the
+    # shard), before the stage sees them; they are kept in the outputs as input columns are.
 
     def output_fields(self) -> list[pa.Field]:
         """The columns `process` returns, `status` among them."""

@@ -37,6 +37,10 @@ class CascadeStage:
         self.id_column = id_column
         self._schema: pa.Schema | None = None
 
+    def added_input_columns(self, schema: pa.Schema, rel: str) -> list:
+        """The main stage's (a synthesised id numbers rows as the prefilter pass did: they match)."""
+        return self.inner.added_input_columns(schema, rel)
+
     def identity(self) -> dict:
         return {**self.inner.identity(), "prefilter": {
             "identity_hash": self.prefilter_identity_hash, "thresholds": self.thresholds,

@@ -55,8 +55,10 @@ class ScoreStage:
 
     def __init__(self, method: ScoringMethod, columns: ColumnsConfig | None = None,
                  limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False,
-                 source: ImageSource | None = None):
+                 source: ImageSource | None = None, synthesise_ids: bool = True):
         self.method = method
+        #: An input without the id column gets `<shard>#<row>` ids (see `stages.added_columns`).
+        self.synthesise_ids = synthesise_ids
         self.source = source or ImageSource()
         self.columns = columns or ColumnsConfig()
         #: Unset choices made for the method: heads imported from the reference get its input handling.
@@ -83,6 +85,11 @@ class ScoreStage:
 
     def output_fields(self) -> list[pa.Field]:
         return score_fields(self.method)
+
+    def added_input_columns(self, schema: pa.Schema, rel: str) -> list:
+        from agiqa.stages.added_columns import added_columns
+
+        return added_columns(schema, self.columns.id, self.columns.image, self.synthesise_ids)
 
     def setup(self) -> None:
         self.method.setup()
