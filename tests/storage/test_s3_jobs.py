@@ -53,7 +53,9 @@ def test_s3_job_scores_every_row_once_and_reports_bad_shards(s3_job, tiny_model_
         assert '"rows_out": 8' in man
         assert "agiqa-test-secret-key" not in man
     keys = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]]
-    assert "out.agiqa/job_summary.json" in keys
+    assert all(k.endswith(".parquet") for k in keys), keys  # the output holds rows only
+    state = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix="out.agiqa/")["Contents"]]
+    assert "out.agiqa/job_summary.json" in state  # the job's own files sit beside it
     assert not any("sub/" in k for k in keys)  # failed shards leave nothing behind
 
     # rerun: everything committed is skipped; --overwrite redoes it
