@@ -32,3 +32,20 @@ def require(extra: str, modules, what: str) -> None:
     if missing:
         raise ConfigError(f"{what} needs {', '.join(missing)}, which the light install leaves out: "
                           f"pip install 'agiqa[{extra}]'")
+
+
+#: What each heavy command imports (top-level names), and the extra that brings it.
+COMMAND_NEEDS = {
+    "make-tiny-model": ("train", ("torch", "transformers", "peft", "xlstm", "safetensors", "tokenizers")),
+    "finetune": ("train", ("torch", "transformers", "peft")),
+    "train-head": ("train", ("torch", "transformers", "peft", "xlstm")),
+    "merge-adapter": ("train", ("torch", "transformers", "peft")),
+    "import-reference-head": ("score", ("torch", "safetensors")),
+}
+
+
+def require_command(name: str) -> None:
+    """ConfigError, before any work, when command `name` needs what the light install leaves out."""
+    if name in COMMAND_NEEDS:
+        extra, modules = COMMAND_NEEDS[name]
+        require(extra, modules, f"agiqa {name}")

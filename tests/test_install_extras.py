@@ -100,7 +100,7 @@ def test_light_install_ingests_filters_audits_evaluates_and_reads_without_the_he
     ev = run(light_python, "-m", "agiqa", "eval", "--scored", str(tmp_path / "scored"))
     assert ev.returncode == 0 and "quality" in ev.stdout, ev.stderr
     flt = run(light_python, "-m", "agiqa", "filter", "--input", str(tmp_path / "scored"), "--output",
-              str(tmp_path / "filtered"), "--keep", "quality_score >= 3", "--runner", "local", "--no-progress")
+              str(tmp_path / "filtered"), "--keep", "quality_score >= 3", "--no-progress")  # local: no Ray here
     assert flt.returncode == 0, flt.stderr
     kept = pq.read_table(tmp_path / "filtered" / "keep").column("id").to_pylist()
     assert sorted(kept) == ["c", "d", "e"]
@@ -124,6 +124,26 @@ def test_light_install_refuses_scoring_naming_the_extra(light_python, tmp_path):
               "except Exception as e: print(type(e).__name__, e)")
     assert api.stdout.startswith("ConfigError") and "agiqa[score]" in api.stdout, api.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_light_install_refuses_every_heavy_command_in_one_line_naming_its_extra(light_python, tmp_path):
+    from agiqa.extras import COMMAND_NEEDS
+
+    m = str(tmp_path / "m")
+    argv = {"make-tiny-model": [m], "finetune": ["--data", m, "--model", m, "--output", m],
+            "train-head": ["--data", m, "--model", m, "--output", m],
+            "merge-adapter": ["--model", m, "--adapter", m, "--output", m],
+            "import-reference-head": ["--checkpoint", m, "--model", m, "--aspect", "quality", "--output", m]}
+    assert set(argv) == set(COMMAND_NEEDS)
+    for name, args in argv.items():
+        r = run(light_python, "-m", "agiqa", name, *args)
+        err = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(err) == 1, (name, r.stderr)
+        assert f"pip install 'agiqa[{COMMAND_NEEDS[name][0]}]'" in err[0] and "torch" in err[0], err
+    ray = run(light_python, "-m", "agiqa", "filter", "--input", m, "--output", str(tmp_path / "f"), "--keep",
+              "quality_score >= 3", "--runner", "ray")
+    assert ray.returncode == 2 and "agiqa[score]" in ray.stderr and len(ray.stderr.strip().splitlines()) == 1, ray.stderr
+    assert not (tmp_path / "m").exists() and not (tmp_path / "f").exists()
 
 
 @pytest.mark.parametrize("name", ["transformers", "ray", "vllm"])

@@ -48,6 +48,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.extras import require_command
+
+    require_command("finetune")
     import json
     import logging
     import time

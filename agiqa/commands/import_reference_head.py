@@ -18,6 +18,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.extras import require_command
+
+    require_command("import-reference-head")
     from agiqa.aspects import check_aspects
     from agiqa.errors import UserError
     from agiqa.model.checkpoint import load_lm_head

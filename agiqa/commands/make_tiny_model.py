@@ -24,6 +24,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.extras import require_command
+
+    require_command("make-tiny-model")
     import logging
 
     from agiqa.testing.tiny_model import build_tiny_model

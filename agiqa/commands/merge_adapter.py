@@ -18,6 +18,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.extras import require_command
+
+    require_command("merge-adapter")
     from pathlib import Path
 
     from agiqa.engines.merge import merge_adapter

@@ -60,6 +60,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.extras import require_command
+
+    require_command("train-head")
     if args.method == "clip-agiqa":
         return run_clip(args)
     args.epochs = 10 if args.epochs is None else args.epochs

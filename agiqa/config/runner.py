@@ -9,8 +9,17 @@ from pydantic import Field
 from agiqa.schema import StrictModel
 
 
+def default_runner_kind() -> str:
+    """'ray' where Ray is installed, else 'local': the light install's filter runs without asking."""
+    from agiqa.extras import missing_modules
+
+    return "local" if missing_modules(("ray",)) else "ray"
+
+
 class RunnerConfig(StrictModel):
-    kind: Literal["ray", "local"] = Field("ray", description="'ray' (default) or 'local' (one process, no Ray).")
+    kind: Literal["ray", "local"] = Field(
+        default_factory=default_runner_kind,
+        description="'ray' or 'local' (one process, no Ray). Default: 'ray' where Ray is installed, else 'local'.")
     address: str | None = Field(None, description="Ray cluster address; default RAY_ADDRESS, else a local Ray.")
     shards_in_flight_per_actor: int = Field(2, ge=1, le=64, description="Ray: shards queued per actor.")
     max_shard_attempts: int = Field(3, ge=1, le=100, description="A shard failing this often is reported failed.")

@@ -184,6 +184,10 @@ def _stats_step(plan: FilterPlan) -> Reduce:
 
 def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
     """The runner's job for `cfg`; the setup is checked here, before anything runs."""
+    if (cfg.score.runner if cfg.score is not None else cfg.runner).kind == "ray":
+        from agiqa.extras import require
+
+        require("score", ("ray",), "filtering on Ray (or --runner local)")
     rules = parse_rules(cfg.rules)
     setup = check_setup(cfg, rules)
     plan = FilterPlan(cfg, setup)

@@ -70,6 +70,9 @@ class M3Config(MethodConfig):
             if not (head / "head_config.json").is_file():
                 raise ConfigError(f"no M3 head for aspect {a!r} at {head} (head_config.json missing)")
             hc = json.loads((head / "head_config.json").read_text())
+            if hc.get("aspect") not in (None, a):
+                raise ConfigError(f"the head at {head} was trained for aspect {hc['aspect']!r}, not {a!r} "
+                                  f"(its head_config.json says so): put it under {Path(self.heads_dir) / hc['aspect']}")
             if hidden is not None and hc.get("hidden_size") not in (None, hidden):
                 raise ConfigError(f"head {a!r} at {head} expects hidden size {hc['hidden_size']} but the model at "
                                   f"{e.model} has {hidden}: it was trained for another base model")
@@ -83,10 +86,21 @@ class M3Config(MethodConfig):
                 raise ConfigError(f"method.engine.device: {e.device!r} requested but this machine has no CUDA GPU")
         if e.adapters is not None and not Path(e.adapters).is_dir():
             raise ConfigError(f"method.engine.adapters: {e.adapters} is not a folder")
+        self._check_adapters(aspects)
         try:
             get_prompt_set(self.prompt_set)
         except ValueError as err:
             raise ConfigError(f"method.prompt_set: {err}") from None
+
+    def _check_adapters(self, aspects: tuple[str, ...]) -> None:
+        """Each aspect's adapter fits the base model (read from the files' headers, no weights loaded)."""
+        from agiqa.model.fit import adapter_misfit
+
+        root = Path(self.engine.adapters_dir)
+        for a in aspects:
+            d = root / a
+            if (d / "adapter_config.json").is_file() and (why := adapter_misfit(d, self.engine.model)):
+                raise ConfigError(f"the {a!r} adapter at {d} does not fit the model at {self.engine.model}: {why}")
 
     def build(self, aspects: tuple[str, ...]):
         from agiqa.methods.m3.method import M3Method
