@@ -202,6 +202,10 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
     side = cfg.images if cfg.write_rows and not setup.image_in_input else None
     steps.append(Pass(plan.stage, cfg.input, cfg.output, side_input=side))
     steps.append(_stats_step(plan))
+    if cfg.score is None:  # a score job checks its own output
+        from agiqa.workflows.ids import duplicate_ids_step
+
+        steps.append(duplicate_ids_step(cfg.input, cfg.id_column))
     runner = cfg.score.runner if cfg.score is not None else cfg.runner
     return ShardJob(passes=steps, storage=cfg.storage, runner=runner.kind, address=runner.address,
                     read_batch_rows=batch_rows, overwrite=cfg.overwrite, max_shard_attempts=runner.max_shard_attempts,

@@ -25,6 +25,7 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     from agiqa.data.sources import ImageSource
     from agiqa.extras import require
     from agiqa.stages.score import ScoreStage
+    from agiqa.workflows.ids import duplicate_ids_step
     from agiqa.workflows.inputs import check_input, refuse_url_images
 
     aspects = tuple(cfg.aspects)
@@ -38,6 +39,7 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")),
                        source=ImageSource(cfg.storage))
     steps = [Pass(stage, cfg.input, cfg.output)] if cfg.prefilter is None else _cascade(cfg, stage, here)
+    steps.append(duplicate_ids_step(cfg.output, cfg.columns.id))  # ids synthesised where missing: always there
     return ShardJob(
         passes=steps, storage=cfg.storage, runner=cfg.runner.kind,
         address=cfg.runner.address, read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite,

@@ -60,3 +60,21 @@ def test_rerun_skips_both_passes_and_another_global_value_redoes_only_pass_two(s
     other = run_job(three_step_job(small_shards, scored, split, 0.25))
     assert [p["shards_skipped"] for p in other.passes] == [4, 0] and [p["shards_done"] for p in other.passes] == [0, 4]
     assert other.rows_by_status["kept"] > first.rows_by_status["kept"]  # a lower threshold, applied
+
+
+def test_duplicate_ids_across_shards_are_counted_exactly_and_reported(tmp_path, caplog):
+    """Ids repeated across shards (and one null) reach the score summary; a fresh id set reports none."""
+    from agiqa.api import score
+    from tests.fixtures.shards import write_shard
+    from tests.runner.helpers import fake_config
+
+    write_shard(tmp_path / "in" / "a.parquet", ["x", "y", "z"])
+    write_shard(tmp_path / "in" / "b.parquet", ["y", "w", "x"])
+    write_shard(tmp_path / "in" / "c.parquet", ["x", "v"])
+    summary = score(fake_config(tmp_path / "in", tmp_path / "out"))
+    dup = summary.reduced["duplicate_ids"]
+    assert dup == {"rows": 8, "duplicate_ids": 2, "duplicate_rows": 5, "null_ids": 0, "examples": ["x", "y"]}
+    assert "2 id(s) occur more than once" in caplog.text
+    clean = score(fake_config(tmp_path / "in", tmp_path / "out2").model_copy(
+        update={"input": str(tmp_path / "in" / "a.parquet")}))
+    assert clean.reduced["duplicate_ids"]["duplicate_ids"] == 0
