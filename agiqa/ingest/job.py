@@ -51,7 +51,7 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
         shard.identity = {"format": plan.format, "settings": settings, "schema": shard.schema.to_string(),
                           **shard.identity}
         m, where = (None, None) if cfg.overwrite else _find_manifest(out_store, cfg.output, shard.rel)
-        if m and m.get("identity_hash") == identity_hash(shard.identity):
+        if m and m.get("identity_hash") == identity_hash(shard.identity) and _output_intact(out_store, cfg, m):
             done.append((shard, m))
             if where != manifest_of(cfg.output, shard.rel):  # agiqa 0.1's, inside the output: moved beside it
                 out_store.write_json(manifest_of(cfg.output, shard.rel), m)
@@ -87,6 +87,15 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
 
         remove_legacy_state(out_store, cfg.output)
     return summary
+
+
+def _output_intact(out_store, cfg: IngestConfig, manifest: dict) -> bool:
+    """The committed output is there with the size its manifest recorded (one stat or HEAD); else redo it."""
+    info = out_store.info(join(cfg.output, manifest.get("output_rel") or manifest["shard"]))
+    if info is None or (manifest.get("output_size") is not None and info.size != manifest["output_size"]):
+        log.warning("ingest: output %s is missing or not as committed: written again", manifest["shard"])
+        return False
+    return True
 
 
 def _find_manifest(out_store, output: str, rel: str) -> tuple[dict | None, str | None]:
@@ -132,12 +141,14 @@ def write_shard(shard: OutputShard, cfg: IngestConfig, out_store) -> dict:
         writer.close()
         writer = None
         out_store.commit_file(tmp, uri)
+        committed = out_store.info(uri)
     finally:
         if writer is not None:
             writer.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
-    manifest = {"shard": shard.rel, "output": uri, "output_rel": shard.rel, "rows": rows, "skipped": [s.to_dict() for s in skipped],
+    manifest = {"shard": shard.rel, "output": uri, "output_rel": shard.rel,
+                "output_size": committed.size if committed else None, "rows": rows, "skipped": [s.to_dict() for s in skipped],
                 "identity_hash": identity_hash(shard.identity), "identity": shard.identity,
                 "agiqa_version": agiqa.__version__, "seconds": round(time.perf_counter() - t0, 3),
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -90,3 +90,23 @@ def build_manifest(stage_name: str, identity: dict, ident_hash: str, shard: Shar
         "seconds": round(report.seconds, 3),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def outputs_changed(out_store, output_root: str, manifest: dict) -> str | None:
+    """Why a committed shard's outputs are no longer what its manifest recorded, or None: an output
+    missing, of another size (truncated, rewritten), or with another etag (local: mtime and size;
+    S3: the object's ETag). One stat or HEAD per output; manifests from before sizes were recorded
+    are checked for presence only. The content digest (`sha256`) is recorded for a deep check, not
+    read here: that would cost a full read of every output on every rerun."""
+    for o in manifest.get("outputs") or []:
+        uri = join(output_root, o["rel"]) if o.get("rel") else o.get("uri")
+        if not uri:
+            continue
+        info = out_store.info(uri)
+        if info is None:
+            return f"output {o.get('rel') or uri} is missing"
+        if o.get("size") is not None and info.size != o["size"]:
+            return f"output {o.get('rel') or uri} has {info.size} bytes, {o['size']} when committed"
+        if o.get("etag") and info.etag != o["etag"]:
+            return f"output {o.get('rel') or uri} changed since its commit"
+    return None

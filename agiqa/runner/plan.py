@@ -14,6 +14,7 @@ from agiqa.runner.manifest import (
     is_committed,
     manifests_root,
     move_legacy_manifest,
+    outputs_changed,
     read_manifest,
     shard_manifest_uri,
 )
@@ -40,6 +41,8 @@ class PassPlan:
     #: Committed earlier, for another version of the input or another derived setting (a cascade's
     #: cutoff): done again.
     redone: list[str] = field(default_factory=list)
+    #: Committed shards whose outputs are missing, truncated or changed (rel -> why): done again.
+    damaged: dict[str, str] = field(default_factory=dict)
 
     def side_of(self, shard: ShardInfo) -> ShardInfo | None:
         return self.sides.get(shard.rel) if self.pass_.side_input else None
@@ -81,15 +84,22 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-plan") as pool:
         found = list(pool.map(plan.manifest, shards))
         refuse_other_identity(p, identity, [(s, m) for s, (m, _) in zip(shards, found, strict=True) if m])
+        committed = [is_committed(m, plan.identity_hash, s, plan.side_of(s)) for s, (m, _) in zip(shards, found,
+                                                                                                    strict=True)]
+        # a committed shard is verified before it is skipped: its outputs as recorded (a stat or HEAD each)
+        changed = list(pool.map(lambda t: outputs_changed(plan.out_store, p.output, t[1][0]) if t[0] else None,
+                                zip(committed, found, strict=True)))
         legacy = []
-        for s, (m, where) in zip(shards, found, strict=True):
-            if is_committed(m, plan.identity_hash, s, plan.side_of(s)):
+        for s, (m, where), ok, why in zip(shards, found, committed, changed, strict=True):
+            if ok and why is None:
                 plan.skipped.append(s)
                 if where != shard_manifest_uri(p.output, s):
                     legacy.append((s, m, where))
             else:
                 plan.todo.append(s)
-                if m is not None:
+                if why is not None:
+                    plan.damaged[s.rel] = why
+                elif m is not None:
                     plan.redone.append(s.rel)
         list(pool.map(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
     plan.orphaned = orphaned_outputs(plan.out_store, p.output, {s.rel for s in listed})

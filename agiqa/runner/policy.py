@@ -33,6 +33,11 @@ def record_plan(summary: JobSummary, plan) -> None:
     if plan.redone:
         log.info("%d committed shard(s) under %s redone: their input (or a cutoff) changed since (first: %r)",
                  len(plan.redone), plan.pass_.output, plan.redone[0])
+    if plan.damaged:
+        summary.passes[-1]["redone_damaged"] = dict(plan.damaged)
+        rel, why = next(iter(plan.damaged.items()))
+        log.warning("%d committed shard(s) under %s are done again: their outputs are not as committed "
+                    "(first: %r: %s)", len(plan.damaged), plan.pass_.output, rel, why)
     if plan.orphaned:
         summary.orphaned[plan.pass_.output] = plan.orphaned
         log.warning("%d committed shard(s) under %s have no input shard any more (kept; first: %r)",

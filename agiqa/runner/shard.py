@@ -212,9 +212,13 @@ class _OutputFile:
             self.writer.close()
             self.writer = None
 
-    def commit(self) -> None:
+    def commit(self) -> dict:
+        """Commit the file; returns what the manifest records to verify it later (size, etag, sha256)."""
         self.close()
+        digest = _sha256(self.tmp)
         self.store.commit_file(self.tmp, self.uri)
+        info = self.store.info(self.uri)
+        return {"size": info.size if info else None, "etag": info.etag if info else None, "sha256": digest}
 
     def discard(self) -> None:
         self.close()
@@ -255,11 +259,10 @@ class ShardWriter:
     def commit(self, seconds: float) -> ShardReport:
         """Every output committed, then the manifest: from here on the shard is done."""
         io, report = self.io, self.report
-        for out in self.outputs:
-            out.commit()
+        committed = [out.commit() for out in self.outputs]
         report.rows_out = report.rows_in
-        report.outputs = [{"name": o.spec.name, "uri": o.uri, "rel": rel, "rows": o.rows}
-                          for o, rel in zip(self.outputs, self.rels, strict=True)]
+        report.outputs = [{"name": o.spec.name, "uri": o.uri, "rel": rel, "rows": o.rows, **c}
+                          for o, rel, c in zip(self.outputs, self.rels, committed, strict=True)]
         report.output = self.outputs[0].uri if self.outputs else None
         report.seconds = seconds
         report.ok = True
@@ -276,6 +279,16 @@ class ShardWriter:
         """Temp files removed (after a commit there are none left)."""
         for out in self.outputs:
             out.discard()
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def refused(shard: ShardInfo, opened: OpenedShard | None) -> ShardReport | None:

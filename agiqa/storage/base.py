@@ -58,6 +58,10 @@ class Store(Protocol):
 
     def exists(self, uri: str) -> bool: ...
 
+    def info(self, uri: str) -> ShardInfo | None:
+        """Size and etag of the file at `uri` (a stat, or one HEAD), or None when there is none."""
+        ...
+
     def delete(self, uri: str) -> None:
         """Remove `uri` if it exists."""
         ...

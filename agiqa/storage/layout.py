@@ -90,13 +90,18 @@ def committed_shards(store, root: str) -> list:
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-manifests") as pool:
         found = list(pool.map(lambda m: store.read_json(m.uri), manifests))
     by_rel = {s.rel: s for s in listed}
-    named, missing = set(), []
+    named, missing, resized = set(), [], []
     for m in found:
-        for rel in _output_rels(m, by_rel):
+        for rel, size in _output_rels(m, by_rel):
             (named.add if rel in by_rel else missing.append)(rel)
+            if rel in by_rel and size is not None and by_rel[rel].size != size:
+                resized.append(f"{rel!r} has {by_rel[rel].size} bytes, {size} when committed")
     if missing:
         raise DataError(f"{len(missing)} committed shard(s) under {root} are missing (first: {missing[0]!r}); "
                         "rerun the job that wrote them (it redoes missing shards) or pass --overwrite there")
+    if resized:
+        raise DataError(f"{len(resized)} committed shard(s) under {root} changed since their commit (first: "
+                        f"{resized[0]}); rerun the job that wrote them (it redoes them)")
     stray = [s for rel, s in by_rel.items() if rel not in named]
     if stray:
         logging.getLogger(__name__).warning(
@@ -106,7 +111,7 @@ def committed_shards(store, root: str) -> list:
 
 
 def _output_rels(manifest: dict | None, listed: dict) -> list[str]:
-    """The relative names (under the output root) of the outputs a manifest names: recorded as `rel`
+    """(relative name under the output root, recorded size or None) of the outputs a manifest names: `rel`
     (since 0.2), else the listed name its URI ends with, else the URI's tail as the shard's name
     (reported missing). Stored URIs are not compared whole: a local one may be relative to another
     working folder."""
@@ -114,13 +119,13 @@ def _output_rels(manifest: dict | None, listed: dict) -> list[str]:
         return []
     outs = [o for o in manifest.get("outputs") or [] if o.get("uri")]
     if not outs and manifest.get("output"):
-        outs = [{"uri": manifest["output"], "rel": manifest.get("output_rel")}]
+        outs = [{"uri": manifest["output"], "rel": manifest.get("output_rel"), "size": manifest.get("output_size")}]
     rels = []
     for o in outs:
         if o.get("rel"):
-            rels.append(o["rel"])
+            rels.append((o["rel"], o.get("size")))
             continue
         parts = str(o["uri"]).replace("\\", "/").split("/")
         tails = ["/".join(parts[-k:]) for k in range(1, len(parts) + 1)]
-        rels.append(next((t for t in reversed(tails) if t in listed), manifest.get("shard") or tails[0]))
+        rels.append((next((t for t in reversed(tails) if t in listed), manifest.get("shard") or tails[0]), o.get("size")))
     return rels

@@ -90,5 +90,13 @@ class LocalStore:
         Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         self.commit_file(tmp, uri)
 
+    def info(self, uri: str) -> ShardInfo | None:
+        """Size and etag (mtime and size, as the listing gives) of the file at `uri`, or None."""
+        try:
+            st = os.stat(uri)
+        except FileNotFoundError:
+            return None
+        return ShardInfo(uri=uri, rel=os.path.basename(uri), size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}")
+
     def exists(self, uri: str) -> bool:
         return os.path.exists(uri)

@@ -159,6 +159,18 @@ class S3Store:
                 return False
             raise StorageError(f"cannot stat {uri}: {describe_error(e)}") from None
 
+    def info(self, uri: str) -> ShardInfo | None:
+        """Size and ETag of the object at `uri` (one HEAD), or None when there is none."""
+        bucket, key = split_s3(uri)
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+        except Exception as e:
+            if error_code(e) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"cannot stat {uri}: {describe_error(e)}") from None
+        return ShardInfo(uri=uri, rel=key.rsplit("/", 1)[-1], size=int(head["ContentLength"]),
+                         etag=str(head.get("ETag", "")).strip('"'))
+
     def check_bucket(self, uri: str, role: str) -> None:
         bucket, _ = split_s3(uri)
         try:

@@ -1,5 +1,6 @@
 """The shard runner's protocol, with FakeMethod in this process: outputs, statuses, resume, retries, passes."""
 
+import hashlib
 import json
 
 import pyarrow.parquet as pq
@@ -27,7 +28,11 @@ def test_every_row_scored_once_with_the_methods_scores(small_shards, tmp_path):
         assert got.column("correspondence_rating").to_pylist()[0] in ("bad", "poor", "fair", "good", "excellent")
         man = json.loads((state(out) / "manifests" / (rel + ".manifest.json")).read_text())
         assert man["rows_by_status"] == {"ok": 10} and man["identity"]["method"] == "fake"
-        assert man["outputs"] == [{"name": "scored", "uri": str(out / rel), "rel": rel, "rows": 10}]
+        (o,) = man["outputs"]
+        assert {k: o[k] for k in ("name", "uri", "rel", "rows")} == {"name": "scored", "uri": str(out / rel),
+                                                                      "rel": rel, "rows": 10}
+        assert o["size"] == (out / rel).stat().st_size
+        assert o["sha256"] == hashlib.sha256((out / rel).read_bytes()).hexdigest()
         meta = json.loads(pq.read_schema(out / rel).metadata[b"agiqa"])
         assert meta["identity"]["method"] == "fake" and meta["identity_hash"] == man["identity_hash"]
         assert meta["agiqa_version"]
@@ -147,3 +152,27 @@ def test_second_pass_reads_the_first_as_a_row_aligned_side_input_and_writes_two_
         man = json.loads((state(split) / "manifests" / (rel + ".manifest.json")).read_text())
         assert [o["name"] for o in man["outputs"]] == ["kept", "dropped"] and man["side_input"]["etag"]
         assert sum(o["rows"] for o in man["outputs"]) == 10
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "rewritten"])
+def test_a_committed_shard_whose_output_was_damaged_is_done_again_not_skipped(small_shards, tmp_path, damage):
+    """A rerun trusts the outputs, not the manifests: a deleted, truncated or rewritten (same size)
+    output is scored again, said in the summary, and the dataset is whole again."""
+    import os
+
+    out = tmp_path / "out"
+    score(fake_config(small_shards, out))
+    target = out / "sub" / "c.parquet"
+    good = target.read_bytes()
+    if damage == "deleted":
+        target.unlink()
+    elif damage == "truncated":
+        target.write_bytes(good[: len(good) // 2])
+    else:
+        st = target.stat()
+        target.write_bytes(bytes(reversed(good)))  # same size: the etag (mtime) tells
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = score(fake_config(small_shards, out))
+    assert (again.shards_done, again.shards_skipped) == (1, 3)
+    assert list(again.passes[0]["redone_damaged"]) == ["sub/c.parquet"]
+    assert pq.read_table(target).num_rows == 10 and target.read_bytes() == good

@@ -128,3 +128,60 @@ def test_output_root_holds_only_data_and_old_manifests_still_resume(small_shards
     new.write_text(json.dumps(m))
     assert score(fake_config(small_shards, out)).shards_done == 1
     assert json.loads(new.read_text())["identity_hash"] != "stale"
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_readers_refuse_a_damaged_output_in_one_line(small_shards, tmp_path, capsys, damage):
+    """`eval`, `filter` and `audit` read a job's outputs through its manifests: a missing or truncated
+    shard is said in one line (exit 2), not a traceback or a silently partial result."""
+    from agiqa.cli import main
+
+    out = tmp_path / "out"
+    score(fake_config(small_shards, out))
+    target = out / "b.parquet"
+    if damage == "deleted":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[:100])
+    want = "are missing (first: 'b.parquet')" if damage == "deleted" else "changed since their commit (first: 'b.parquet'"
+    for argv in (["eval", "--scored", str(out)],
+                 ["filter", "--input", str(out), "--output", str(tmp_path / "f"), "--keep", "quality_score >= 1",
+                  "--runner", "local", "--no-progress"],
+                 ["audit", "--input", str(out), "--output", str(tmp_path / "a"), "--no-progress"]):
+        capsys.readouterr()
+        rc = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and want in err[0], (argv[0], err)
+
+
+def test_ingest_rewrites_a_committed_output_that_was_deleted(tmp_path, capsys):
+    from agiqa.cli import main
+    from tests.fixtures.shards import png
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        (tmp_path / "imgs" / f"{i}.png").write_bytes(png(i))
+        (tmp_path / "imgs" / f"{i}.txt").write_text(f"prompt {i}")
+    args = ["ingest", "--input", str(tmp_path / "imgs"), "--output", str(tmp_path / "out"), "--rows-per-shard", "2"]
+    assert main(args) == 0
+    (tmp_path / "out" / "part-00001.parquet").unlink()
+    assert main(args) == 0
+    assert pq.read_table(tmp_path / "out" / "part-00001.parquet").num_rows == 2
+
+
+def test_on_s3_a_deleted_or_rewritten_output_is_scored_again(moto_s3, small_shards, monkeypatch):
+    """The manifest records each output's size and ETag; planning HEADs them (same size, other bytes:
+    the ETag tells)."""
+    for k, v in moto_s3.env().items():
+        monkeypatch.setenv(k, v)
+    c = moto_s3.client()
+    bucket = moto_s3.make_bucket()
+    out = f"s3://{bucket}/out"
+    assert score(fake_config(small_shards, out)).shards_done == 4
+    c.delete_object(Bucket=bucket, Key="out/a.parquet")
+    body = c.get_object(Bucket=bucket, Key="out/b.parquet")["Body"].read()
+    c.put_object(Bucket=bucket, Key="out/b.parquet", Body=bytes(reversed(body)))
+    again = score(fake_config(small_shards, out))
+    assert (again.shards_done, again.shards_skipped) == (2, 2)
+    assert sorted(again.passes[0]["redone_damaged"]) == ["a.parquet", "b.parquet"]
+    assert c.get_object(Bucket=bucket, Key="out/b.parquet")["Body"].read() == body
