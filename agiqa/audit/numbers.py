@@ -90,8 +90,8 @@ def audit_numbers(c: Collected, group_by: list[str], aspects: list[str], k: int,
     return {
         "group_by": group_by, "aspects": keys, "sources": sources, "shards": c.shards,
         "rows": sum(g.rows for g in c.groups.values()),
-        "overall": group_numbers(c.overall(k), aspects),
-        "groups": {g: group_numbers(c.groups.get(g, GroupStats()), aspects) for g in names},
+        "overall": group_numbers(c.overall(k), keys),
+        "groups": {g: group_numbers(c.groups.get(g, GroupStats()), keys) for g in names},
         "worst_prompts": [e for src in sorted(per_source, key=lambda x: x or "") for e in per_source[src]],
         "prompts_truncated": c.prompts_truncated,
     }
