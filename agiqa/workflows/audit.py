@@ -144,7 +144,10 @@ def run_audit(cfg: AuditJobConfig) -> dict:
 
 def summary_line(result: dict) -> str:
     flags = [r for r in result["compare"] or [] if r["flag"]]
-    return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s), "
+    mixed = {a: s for a, s in result["numbers"].get("sources", {}).items() if len(s) > 1}
+    split = ("; reported per source, never pooled: " + "; ".join(f"{a} ({', '.join(s)})" for a, s in mixed.items())
+             if mixed else "")
+    return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s){split}, "
             f"{result['thumbnails']} thumbnail(s), {result['seconds']:.1f} s -> {result['files']['report']}"
             + (f"; {len(flags)} flagged difference(s): " + json.dumps(
                 [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else ""))

@@ -46,6 +46,9 @@ def test_audit_splits_a_mixed_column_by_source_and_never_pools_it(cascade_out, t
         assert overall[key]["quantile_error"] == "exact"
     assert min(v["n"] for v in overall.values()) > 0
     assert overall["quality@fake"]["min"] > 10 > overall["quality@prefilter:fake"]["max"]  # two scales, apart
+    from agiqa.workflows.audit import summary_line
+
+    assert "reported per source, never pooled: quality (fake, prefilter:fake)" in summary_line(result)
     html = (tmp_path / "report/report.html").read_text()
     assert 'id="sources"' in html and "scores from prefilter:fake only" in html
     assert (tmp_path / "report/figures/quality@prefilter_fake_hist.png").is_file()
