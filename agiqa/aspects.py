@@ -7,7 +7,7 @@ excellent. Keeping the mapping here means heads, prompts and training all agree 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ASPECTS: tuple[str, ...] = ("quality", "correspondence", "authenticity")
 RATING_WORDS: tuple[str, ...] = ("bad", "poor", "fair", "good", "excellent")
@@ -24,12 +24,19 @@ def rating_for_score(score: float) -> str:
 
 @dataclass(frozen=True)
 class ScoreSpec:
-    """What a method's scores mean: their range and direction, so ratings, filters and audits
-    can treat every method alike (a rating word is the score's fifth of the range)."""
+    """What a method's scores mean: their scale and direction, so ratings, filters and audits can treat
+    every method alike (a rating word is the score's fifth of the scale).
+
+    `bounded`: the method promises every score lies in [low, high] (the stage refuses a batch that
+    breaks the promise: a method bug, never a silently wrong column). Unbounded: [low, high] is only the
+    nominal scale the rating words are cut from; raw regressor outputs may fall outside it (e.g.
+    `clamp: false`, the paper's tables), so readers must take ranges from the data, not from the spec.
+    """
 
     low: float = MOS_MIN
     high: float = MOS_MAX
     higher_is_better: bool = True
+    bounded: bool = True
 
     def rating(self, score: float) -> str:
         """Rating word for `score`: the range cut in five equal parts (the MOS thresholds on 0-5)."""
@@ -37,6 +44,21 @@ class ScoreSpec:
         if not self.higher_is_better:
             x = len(RATING_WORDS) - x
         return rating_for_score(x)
+
+    def unbounded(self) -> ScoreSpec:
+        """The same nominal scale, without the promise that scores stay inside it."""
+        return replace(self, bounded=False)
+
+    def describe(self) -> str:
+        """The range in words, for messages and reports: '0-5' or 'unbounded (nominal 0-5)'."""
+        scale = f"{self.low:g}-{self.high:g}"
+        return scale if self.bounded else f"unbounded (nominal {scale})"
+
+    def outside(self, scores: list) -> list[int]:
+        """Indices of scores a bounded spec does not allow (below `low`, above `high`, NaN); [] if unbounded."""
+        if not self.bounded:
+            return []
+        return [i for i, s in enumerate(scores) if s is not None and not (self.low <= s <= self.high)]
 
 
 #: The scale people's mean opinion scores are given on: 0-5, higher is better.

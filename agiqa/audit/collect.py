@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from agiqa.audit.stats import AspectStats, Example, GroupStats
 from agiqa.errors import DataError
+from agiqa.score_source import source_column, stat_key
 
 NULL_GROUP = "(null)"
 DESCRIPTION_CHARS = 600
@@ -39,14 +40,15 @@ class AuditSpec:
     def columns(self, available: list[str]) -> list[str]:
         want = [self.id_column, *self.group_by, self.prompt_column, self.status_column, self.reason_column]
         for a in self.aspects:
-            want += [f"{a}_score", f"{a}_rating", f"{a}_description"]
+            want += [f"{a}_score", source_column(f"{a}_score"), f"{a}_rating", f"{a}_description"]
         return [c for c in dict.fromkeys(want) if c and c in available]
 
 
 @dataclass
 class Collected:
     groups: dict[str, GroupStats] = field(default_factory=dict)
-    prompts: dict[str, list] = field(default_factory=dict)  # prompt -> [sum, n] of correspondence scores
+    #: (source or None, prompt) -> [sum, n] of correspondence scores (per source: scales never mix)
+    prompts: dict[tuple, list] = field(default_factory=dict)
     prompts_truncated: bool = False
     shards: int = 0
 
@@ -103,13 +105,16 @@ def batch_stats(t: pa.Table, spec: AuditSpec, rel: str) -> Collected:
                if spec.reason_column in names else np.full(t.num_rows, None, dtype=object))
     prompts = t.column(spec.prompt_column).to_pylist() if spec.prompt_column in names else [None] * t.num_rows
     scores = {a: _floats(t, f"{a}_score") for a in spec.aspects if f"{a}_score" in names}
+    present = {a: np.asarray(t.column(f"{a}_score").is_valid()) for a in scores}  # null is absent; NaN is not
+    sources = {a: np.asarray(t.column(source_column(f"{a}_score")).to_pylist(), dtype=object)
+               for a in scores if source_column(f"{a}_score") in names}
     ratings = {a: np.asarray(t.column(f"{a}_rating").to_pylist(), dtype=object)
                for a in spec.aspects if f"{a}_rating" in names}
     descr = {a: t.column(f"{a}_description") for a in spec.aspects if f"{a}_description" in names}
 
     def example(i: int, a: str) -> Example:
         return Example(float(scores[a][i]), str(ids[i]), rel, prompts[i],
-                       {b: (None if np.isnan(v[i]) else round(float(v[i]), 4)) for b, v in scores.items()},
+                       {b: (round(float(v[i]), 4) if np.isfinite(v[i]) else None) for b, v in scores.items()},
                        {b: (d[i].as_py() or "")[:DESCRIPTION_CHARS] for b, d in descr.items()})
 
     for g in np.unique(keys):
@@ -119,10 +124,10 @@ def batch_stats(t: pa.Table, spec: AuditSpec, rel: str) -> Collected:
         gs.statuses.update(Counter(status[m].tolist()))
         err = m & (status == "error")
         gs.add_reasons(Counter("(no reason)" if r is None else str(r) for r in reasons[err].tolist()))
-        for a, v in scores.items():
-            st: AspectStats = gs.aspect(a)
-            ok = m & ~np.isnan(v)
-            st.add(v[ok])
+        for a, v, key, sel in _by_source(scores, present, sources, m):
+            st: AspectStats = gs.aspect(key)
+            st.add(v[sel & present[a]])  # counts NaN/inf apart (`nonfinite`)
+            ok = sel & np.isfinite(v)
             if a in ratings:
                 st.ratings.update(Counter(r for r in ratings[a][ok].tolist() if r is not None))
             rows = np.flatnonzero(ok)
@@ -135,14 +140,32 @@ def batch_stats(t: pa.Table, spec: AuditSpec, rel: str) -> Collected:
                 st.offer(example(i, a), k)
     if "correspondence" in scores and spec.prompt_column in names:
         v = scores["correspondence"]
-        ok = ~np.isnan(v)
-        pt = pa.table({"p": t.column(spec.prompt_column).filter(pa.array(ok)), "v": v[ok]})
-        agg = pt.group_by("p").aggregate([("v", "sum"), ("v", "count")])
-        for p, s, n in zip(agg.column("p").to_pylist(), agg.column("v_sum").to_pylist(),
-                           agg.column("v_count").to_pylist(), strict=True):
+        src = sources.get("correspondence", np.full(t.num_rows, None, dtype=object))
+        ok = np.isfinite(v)
+        pt = pa.table({"s": pa.array(src[ok].tolist(), pa.string()),
+                       "p": t.column(spec.prompt_column).filter(pa.array(ok)), "v": v[ok]})
+        agg = pt.group_by(["s", "p"]).aggregate([("v", "sum"), ("v", "count")])
+        for sc, p, total, n in zip(agg.column("s").to_pylist(), agg.column("p").to_pylist(),
+                                   agg.column("v_sum").to_pylist(), agg.column("v_count").to_pylist(), strict=True):
             if p is not None:
-                out.prompts[p] = [s, n]
+                out.prompts[(sc, p)] = [total, n]
     return out
+
+
+def _by_source(scores: dict, present: dict, sources: dict, rows: np.ndarray):
+    """(aspect, values, statistics key, row mask) per aspect, split by `<aspect>_score_source` where the
+    column exists: a cascade's two methods' scores are on different scales and are never pooled."""
+    for a, v in scores.items():
+        if a not in sources:
+            yield a, v, a, rows
+            continue
+        src = sources[a]
+        scored = rows & present[a]
+        for s in sorted({x for x in src[scored].tolist() if x is not None}):
+            yield a, v, stat_key(a, s), scored & (src == s)
+        unknown = scored & np.array([x is None for x in src], dtype=bool)
+        if unknown.any():  # a score without a source: kept apart under the bare aspect
+            yield a, v, a, unknown
 
 
 def shard_stats(store, uri: str, rel: str, spec: AuditSpec) -> Collected:

@@ -1,18 +1,21 @@
 """The audit's figures (matplotlib, Agg backend, imported only here; a base dependency, so the light install audits).
 
-Per aspect: score distributions per group as step histograms (0.1-wide bins merged from the 0.01
-statistics bins, normalised per group so small and huge groups share one axis), and box plots drawn
-from the histogram quantiles (box p25-p75, line at the median, whiskers p10-p90).
+Per aspect (per aspect and source for a cascade's column): score distributions per group as step
+histograms over 50 equal bins from the smallest to the largest finite score any group has (taken from
+the data, never an assumed 0-5; counts read from each group's quantile sketch, normalised per group so
+small and huge groups share one axis), and box plots drawn from the sketch quantiles (box p25-p75,
+line at the median, whiskers p10-p90).
 """
 
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 
 from agiqa.audit.collect import Collected
-from agiqa.audit.stats import BINS, HIGH, LOW, AspectStats
+from agiqa.audit.stats import AspectStats
 from agiqa.errors import ConfigError
 
 COARSE = 50
@@ -35,19 +38,31 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def figure_file(name: str) -> str:
+    """A figure's file name: `quality@prefilter:clip-agiqa_hist` -> `quality@prefilter_clip-agiqa_hist`."""
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", name)
+
+
+def _range(stats: list) -> tuple[float, float]:
+    """The x range: every group's finite scores (a degenerate range widened by 0.5 each side)."""
+    lo = min((s.min for _, s in stats if s.n), default=0.0)
+    hi = max((s.max for _, s in stats if s.n), default=1.0)
+    return (lo - 0.5, hi + 0.5) if hi <= lo else (lo, hi)
+
+
 def figures(c: Collected, aspects: list[str], groups: list[str]) -> dict[str, bytes]:
-    """name -> PNG bytes: `<aspect>_hist` and `<aspect>_box` for every aspect."""
+    """name -> PNG bytes: `<key>_hist` and `<key>_box` for every reported key (aspect or aspect@source)."""
     plt = _plt()
     out = {}
-    edges = np.linspace(LOW, HIGH, COARSE + 1)
     for a in aspects:
         stats = [(g, c.groups[g].aspects.get(a, AspectStats()) if g in c.groups else AspectStats()) for g in groups]
+        lo, hi = _range(stats)
+        edges = np.linspace(lo, hi, COARSE + 1)
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for g, s in stats:
             if s.n:
-                coarse = s.hist.reshape(COARSE, BINS // COARSE).sum(axis=1) / s.n
-                ax.stairs(coarse, edges, label=f"{g} (n={s.n})", linewidth=1.6)
-        ax.set(xlabel=f"{a} score", ylabel="share of rows", xlim=(LOW, HIGH), title=f"{a}: score distribution")
+                ax.stairs(s.sketch.histogram(edges) / s.n, edges, label=f"{g} (n={s.n})", linewidth=1.6)
+        ax.set(xlabel=f"{a} score", ylabel="share of rows", xlim=(lo, hi), title=f"{a}: score distribution")
         if any(s.n for _, s in stats):
             ax.legend(fontsize=7, loc="upper left")
         out[f"{a}_hist"] = _png(fig)
@@ -59,7 +74,7 @@ def figures(c: Collected, aspects: list[str], groups: list[str]) -> dict[str, by
             ax.bxp(boxes, orientation="horizontal", showfliers=False)
         else:
             ax.text(0.5, 0.5, "no scores", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xlabel=f"{a} score (box p25-p75, whiskers p10-p90)", xlim=(LOW, HIGH))
+        ax.set(xlabel=f"{a} score (box p25-p75, whiskers p10-p90)", xlim=(lo, hi))
         out[f"{a}_box"] = _png(fig)
         plt.close(fig)
     return out

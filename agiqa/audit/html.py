@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from agiqa.audit.sketch import ALPHA, EXACT_MAX, TINY
+from agiqa.score_source import split_key
+
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
@@ -60,10 +63,19 @@ def _example(e: dict, thumbs: dict, aspect: str) -> str:
     img = (f'<img alt="{escape(e["id"])}" src="data:image/jpeg;base64,{t}">' if t
            else '<div class="muted">(no image)</div>')
     scores = ", ".join(f"{escape(a)} {_num(v, 2)}" for a, v in e["scores"].items())
-    descr = escape(e["descriptions"].get(aspect, ""))
+    descr = escape(e["descriptions"].get(split_key(aspect)[0], ""))
     return (f'<div class="ex" data-id="{escape(e["id"])}">{img}<b>{escape(aspect)} {e["score"]:.3f}</b><br>'
             f"{scores}<br><i>{escape(e['prompt'] or '')}</i><div class=d>{descr}</div>"
             f'<span class="muted">{escape(e["id"])}</span></div>')
+
+
+def _sources_note(numbers: dict) -> str:
+    """Says which aspects mix methods (a cascade's output) and that their numbers are kept apart."""
+    if not numbers.get("sources"):
+        return ""
+    items = "; ".join(f"{escape(a)}: {', '.join(escape(s) for s in srcs)}" for a, srcs in numbers["sources"].items())
+    return (f'<p id="sources">Scores from more than one method (<code>&lt;aspect&gt;_score_source</code>), on '
+            f"scales that need not agree, are reported per source, never pooled: {items}.</p>")
 
 
 def render(numbers: dict, figs: dict[str, bytes], thumbs: dict, title: str, compare: list[dict] | None = None,
@@ -75,10 +87,14 @@ def render(numbers: dict, figs: dict[str, bytes], thumbs: dict, title: str, comp
              f'<section id="summary"><h2>Summary</h2><p><span data-key="(all)||rows">{ov["rows"]}</span> rows in '
              f'{numbers["shards"]} shard(s), grouped by {escape(" + ".join(numbers["group_by"]))} into '
              f'<span data-key="(all)||groups">{len(numbers["groups"])}</span> group(s); '
-             f'<span data-key="(all)||errors">{ov["errors"]}</span> rows with status=error. Quantiles are read '
-             "from 0.01-wide histogram bins (within 0.005); intervals are 95%.</p></section>"]
+             f'<span data-key="(all)||errors">{ov["errors"]}</span> rows with status=error. Quantiles are exact '
+             f"for up to {EXACT_MAX} scores per group, else within {ALPHA:g} &times; |value| + {TINY:g} of the exact "
+             "ones (each table row's <code>quantile_error</code> in audit.json says which); intervals are 95%."
+             "</p>" + _sources_note(numbers) + "</section>"]
     for a in aspects:
-        parts.append(f'<section id="aspect-{escape(a)}"><h2>{escape(a)}</h2>')
+        aspect, source = split_key(a)
+        whose = f' <span class="muted">(scores from {escape(source)} only)</span>' if source else ""
+        parts.append(f'<section id="aspect-{escape(a)}"><h2>{escape(aspect)}{whose}</h2>')
         for kind in ("hist", "box"):
             if f"{a}_{kind}" in figs:
                 parts.append(f"<figure>{_img(figs[f'{a}_{kind}'], f'{a} {kind}')}</figure>")
@@ -103,10 +119,12 @@ def render(numbers: dict, figs: dict[str, bytes], thumbs: dict, title: str, comp
     parts.append("</section>")
     if numbers["worst_prompts"]:
         rows = "".join(f"<tr><td class=l>{escape(p['prompt'])}</td>{_cell(f'prompt|{i}|mean', p['mean'])}"
-                       f"<td>{p['n']}</td></tr>" for i, p in enumerate(numbers["worst_prompts"]))
+                       f"<td>{p['n']}</td><td class=l>{escape(p.get('source') or '')}</td></tr>"
+                       for i, p in enumerate(numbers["worst_prompts"]))
         note = " (the first distinct prompts only: the cap was reached)" if numbers["prompts_truncated"] else ""
         parts.append('<section id="worst-prompts"><h2>Prompts that score worst on correspondence</h2>'
-                     f"<p>{note}</p><table><tr><th class=l>prompt</th><th>mean</th><th>rows</th></tr>{rows}</table>"
+                     f"<p>{note}</p><table><tr><th class=l>prompt</th><th>mean</th><th>rows</th><th class=l>source</th>"
+                     f"</tr>{rows}</table>"
                      "</section>")
     if compare is not None:
         rows = []

@@ -1,13 +1,15 @@
 """Mergeable statistics of one group: what an audit needs, in memory independent of the rows.
 
-Per aspect: a fixed 500-bin histogram over the 0-5 scale (bin width 0.01; values outside are
-clipped into the end bins, and min/max kept exactly), exact count, mean and variance (Chan et
-al.'s pairwise merge of count/mean/M2, so shard order does not matter beyond float rounding),
-rating-word counts, and the best and worst `k` rows (bounded heaps; ties by id). Per group: rows,
-status counts, error reasons. Quantiles follow numpy's default (linear interpolation between the
-values at the two nearest ranks), each value read as the middle of its histogram bin: within half a
-bin width (0.005 on the 0-5 scale) of the exact quantile. Their 95% interval is the
-distribution-free order-statistic interval (ranks n*q -/+ 1.96*sqrt(n*q*(1-q))), read the same way.
+Per aspect: a quantile sketch (`agiqa.audit.sketch`: exact up to 2,048 values, then logarithmic
+buckets within 0.1% of each value, on any range: nothing assumes 0-5), exact count, mean and
+variance (Chan et al.'s pairwise merge of count/mean/M2, so shard order does not matter beyond
+float rounding), exact min/max, the count of non-finite scores (NaN, +-inf: counted, kept out of
+every statistic, since one inf would make the mean meaningless), rating-word counts, and the best
+and worst `k` rows (bounded heaps; ties by id). Per group: rows, status counts, error reasons.
+Quantiles follow numpy's default (linear interpolation between the values at the two nearest
+ranks), each value read from the sketch and clamped to [min, max]: exact for small groups, else
+within ALPHA*|value| + TINY of the exact quantile (`QuantileSketch.error_bound`). Their 95% interval
+is the distribution-free order-statistic interval (ranks n*q -/+ 1.96*sqrt(n*q*(1-q))), read the same way.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-BINS, LOW, HIGH = 500, 0.0, 5.0
-WIDTH = (HIGH - LOW) / BINS
+from agiqa.audit.sketch import QuantileSketch
+
 Z95 = 1.959963984540054
 MAX_REASONS = 200  # distinct error reasons kept per group; the rest are counted under "(other)"
 
@@ -42,8 +44,9 @@ class Example:
 
 @dataclass
 class AspectStats:
-    hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
     n: int = 0
+    nonfinite: int = 0  # NaN or +-inf scores: counted, in no other statistic
     mean: float = 0.0
     m2: float = 0.0
     min: float = math.inf
@@ -53,11 +56,13 @@ class AspectStats:
     best: list = field(default_factory=list)  # min-heap: the k highest
 
     def add(self, values: np.ndarray) -> None:
-        """Add non-null scores (float64, NaN already removed)."""
+        """Add non-null scores (float64); NaN and +-inf are only counted (`nonfinite`)."""
+        finite = np.isfinite(values)
+        self.nonfinite += int((~finite).sum())
+        values = values[finite]
         if not len(values):
             return
-        idx = np.clip(((values - LOW) / WIDTH).astype(np.int64), 0, BINS - 1)
-        self.hist += np.bincount(idx, minlength=BINS)
+        self.sketch.add(values)
         other = AspectStats(n=len(values), mean=float(values.mean()),
                             m2=float(((values - values.mean()) ** 2).sum()),
                             min=float(values.min()), max=float(values.max()))
@@ -87,7 +92,8 @@ class AspectStats:
             heapq.heapreplace(self.best, (best_key, ex))
 
     def merge(self, o: AspectStats, k: int) -> None:
-        self.hist += o.hist
+        self.sketch.merge(o.sketch)
+        self.nonfinite += o.nonfinite
         self._merge_moments(o)
         self.ratings.update(o.ratings)
         for ex in {id(e): e for _, e in o.worst + o.best}.values():
@@ -111,10 +117,8 @@ class AspectStats:
         return self.mean - half, self.mean + half
 
     def value_at_rank(self, rank: int) -> float:
-        """The value at 0-based `rank`: the middle of its histogram bin (clamped to [min, max])."""
-        cum = np.cumsum(self.hist)
-        b = int(np.searchsorted(cum, rank, side="right"))
-        return float(min(max(LOW + (b + 0.5) * WIDTH, self.min), self.max))
+        """The value at 0-based `rank`: from the sketch (exact or within its bound), clamped to [min, max]."""
+        return float(min(max(self.sketch.value_at_rank(rank), self.min), self.max))
 
     def quantile_at_rank(self, rank: float) -> float:
         """Linear interpolation between the values at the ranks around `rank` (numpy's default quantile)."""

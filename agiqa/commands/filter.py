@@ -32,6 +32,10 @@ def add_arguments(p) -> None:
     p.add_argument("--top-fraction", action=_Rule, dest="rules", metavar="COLUMN=FRACTION",
                    help="Keep the best FRACTION of the whole dataset on COLUMN, e.g. quality_score=0.2; "
                         "ties broken by ascending id (repeatable).")
+    p.add_argument("--source", action="append", metavar="COLUMN=SOURCE",
+                   help="Judge COLUMN on the rows of one method only, e.g. quality_score=m3-agiqa: a cascade's "
+                        "column mixes two methods' scales (see <column>_source); rules on it are refused "
+                        "without this (repeatable).")
     p.add_argument("--write-rows", action="store_true", default=None,
                    help="Also write the kept rows with their images to OUTPUT/rows/.")
     p.add_argument("--score", metavar="SCORE_CONFIG.yaml",
@@ -60,6 +64,11 @@ def load_job_config(args):
         "progress": False if args.no_progress else None,
         "runner": {"kind": args.runner, "address": args.address},
     })
+    for item in args.source or []:
+        column, sep, source = item.partition("=")
+        if not sep or not column.strip() or not source.strip():
+            raise ConfigError(f"--source {item!r} is not COLUMN=SOURCE, e.g. quality_score=m3-agiqa")
+        flags.setdefault("sources", dict(data.get("sources") or {}))[column.strip()] = source.strip()
     if args.rules:
         flags["rules"] = list(data.get("rules") or []) + args.rules
     if args.score:

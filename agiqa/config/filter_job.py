@@ -21,6 +21,10 @@ class FilterJobConfig(StrictModel):
     rules: list[str] = Field(default_factory=list, description=(
         "Rules, ANDed in order: 'quality_score >= 3' (column, comparison, number) or "
         "'top_fraction quality_score=0.2' (the best 20% of the whole dataset)."))
+    sources: dict[str, str] = Field(default_factory=dict, description=(
+        "Column -> the one method whose rows are judged on it, for a cascade's column that mixes two methods' "
+        "scores (`<aspect>_score_source`): {quality_score: m3-agiqa}. Rows from other sources are dropped with "
+        "the reason '<column>_source != <source>'; a rule on a mixed column without one is refused."))
     write_rows: bool = Field(False, description="Also write the kept rows with their images to rows/.")
     score: ScoreJobConfig | None = Field(None, description=(
         "Score on the way: a score job run first (its output is this filter's input, its input the images)."))

@@ -35,7 +35,8 @@ class PrefilterConfig(StrictModel):
     @field_validator("thresholds", "top_fraction")
     @classmethod
     def _rule_aspects(cls, v: dict) -> dict:
-        check_aspects(list(v))
+        if v:  # an empty rule set is fine here (a dumped config holds it); `_has_rules` wants one rule overall
+            check_aspects(list(v))
         return v
 
     @field_validator("top_fraction")

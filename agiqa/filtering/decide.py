@@ -1,7 +1,9 @@
 """Deciding one batch: each row kept, or dropped with the first reason that applies.
 
-Order of reasons: `status=error` (the scorer failed on the row), then for each rule in order
-`null <column>` (no value to judge: null or NaN) or the rule's own text when it fails. Never
+Order of reasons: `status=error` (the scorer failed on the row), then `<column>_source != <source>`
+for a row from another method than the one chosen to judge a mixed column (`agiqa.filtering.sources`),
+then for each rule in order `null <column>` (no value to judge: null or NaN) or the rule's own text
+when it fails. Never
 silent: every dropped row carries its reason, and the counts per reason are the filter's stats.
 """
 
@@ -11,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from agiqa.filtering.rules import OPS, KeepRule, Rule
+from agiqa.filtering.sources import other_source_mask, source_reason
 from agiqa.selection import RankCutoff
 from agiqa.selection.keys import numeric_values
 
@@ -22,8 +25,9 @@ def null_reason(column: str) -> str:
 
 
 def decide(batch, rules: list[Rule], cutoffs: dict[str, RankCutoff], id_column: str,
-           status_column: str | None) -> tuple[pa.Array, pa.Array]:
-    """(`status` kept/dropped, `reason` or null) for every row of `batch`, in order."""
+           status_column: str | None, sources: dict[str, str] | None = None) -> tuple[pa.Array, pa.Array]:
+    """(`status` kept/dropped, `reason` or null) for every row of `batch`, in order. `sources`: column ->
+    the one source whose rows are judged on it (the others dropped)."""
     n = batch.num_rows
     reason = np.full(n, None, dtype=object)
     open_ = np.ones(n, dtype=bool)  # rows no reason has claimed yet
@@ -36,6 +40,8 @@ def decide(batch, rules: list[Rule], cutoffs: dict[str, RankCutoff], id_column: 
     if status_column is not None:
         st = batch.column(status_column).to_numpy(zero_copy_only=False)
         claim(st == "error", ERROR_REASON)
+    for column, source in (sources or {}).items():
+        claim(other_source_mask(batch, column, source), source_reason(column, source))
     for rule in rules:
         vals, valid = numeric_values(batch.column(rule.column), rule.column)
         claim(~valid, null_reason(rule.column))

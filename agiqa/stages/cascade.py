@@ -5,7 +5,11 @@ It reads the prefilter pass's output as a row-aligned side input (`<aspect>_scor
 A row goes on when it passes every rule (cheap score at or above the aspect's threshold; inside the
 aspect's global top-fraction cutoff), or when the cheap method could not score it (its own status
 `error`: the main stage then decides, and marks it if it cannot either). Output columns are the main
-stage's, plus `prefilter_<aspect>_score` for every row, so both scores of a routed row are kept.
+stage's, plus `prefilter_<aspect>_score` for every row, so both scores of a routed row are kept, and
+`<aspect>_score_source` per main aspect: whose score `<aspect>_score` holds on that row (the main
+method's name, or `prefilter:<cheap name>` on a prefiltered row; null with the score). The two
+methods' scales need not agree, so audit and filter read that column to keep them apart
+(`agiqa.score_source`). A prefiltered row's rating comes from the cheap method's own `ScoreSpec`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from agiqa.score_source import prefilter_source, source_column
 from agiqa.stages.score import PreparedRows, ScoreStage
 
 PREFILTERED = "prefiltered"
@@ -20,7 +25,8 @@ PREFILTERED = "prefiltered"
 
 class CascadeStage:
     def __init__(self, inner: ScoreStage, prefilter_aspects: tuple[str, ...], thresholds: dict[str, float],
-                 cutoffs: dict[str, dict], prefilter_identity_hash: str, id_column: str):
+                 cutoffs: dict[str, dict], prefilter_identity_hash: str, id_column: str, prefilter_method: str,
+                 prefilter_spec):
         from agiqa.selection import RankCutoff
 
         self.inner = inner
@@ -35,6 +41,7 @@ class CascadeStage:
         self._cutoff_dicts = dict(cutoffs)
         self.prefilter_identity_hash = prefilter_identity_hash
         self.id_column = id_column
+        self.prefilter_method, self.prefilter_spec = prefilter_method, prefilter_spec
         self._schema: pa.Schema | None = None
 
     def added_input_columns(self, schema: pa.Schema, rel: str) -> list:
@@ -43,7 +50,8 @@ class CascadeStage:
 
     def identity(self) -> dict:
         return {**self.inner.identity(), "prefilter": {
-            "identity_hash": self.prefilter_identity_hash, "thresholds": self.thresholds,
+            "identity_hash": self.prefilter_identity_hash, "method": self.prefilter_method,
+            "score_source": True, "thresholds": self.thresholds,
             "top_fraction": {a: {k: c[k] for k in ("fraction", "value", "id", "keep", "total")}
                              for a, c in self._cutoff_dicts.items()}}}
 
@@ -58,6 +66,7 @@ class CascadeStage:
     def output_fields(self) -> list[pa.Field]:
         fields = self.inner.output_fields()
         extra = [pa.field(f"prefilter_{a}_score", pa.float32()) for a in self.prefilter_aspects]
+        extra += [pa.field(source_column(f"{a}_score"), pa.string()) for a in self.inner.method.aspects]
         return fields[:-3] + extra + fields[-3:]  # before status, error_code, error
 
     def setup(self) -> None:
@@ -96,19 +105,24 @@ class CascadeStage:
             self._schema = pa.schema(self.output_fields())
         main = await self.inner.process(inner) if inner is not None else None
         main_rows = main.to_pylist() if main is not None else []
-        spec = self.inner.method.spec
+        spec, aspects = self.prefilter_spec, self.inner.method.aspects
+        main_source, cheap_source = self.inner.method.name, prefilter_source(self.prefilter_method)
         cols: dict[str, list] = {f.name: [None] * n for f in self._schema}
         k = 0
         for i in range(n):
             if go[i]:
                 for name, v in main_rows[k].items():
                     cols[name][i] = v
+                for a in aspects:
+                    if cols[f"{a}_score"][i] is not None:
+                        cols[source_column(f"{a}_score")][i] = main_source
                 k += 1
             else:
-                for a in self.inner.method.aspects:
-                    if a in cheap:
+                for a in aspects:
+                    if a in cheap and cheap[a][i] is not None:
                         cols[f"{a}_score"][i] = cheap[a][i]
-                        cols[f"{a}_rating"][i] = None if cheap[a][i] is None else spec.rating(cheap[a][i])
+                        cols[f"{a}_rating"][i] = spec.rating(cheap[a][i])
+                        cols[source_column(f"{a}_score")][i] = cheap_source
                 cols["status"][i] = PREFILTERED
             for a in self.prefilter_aspects:
                 cols[f"prefilter_{a}_score"][i] = cheap[a][i]

@@ -17,6 +17,7 @@ from agiqa.filtering.decide import decide
 from agiqa.filtering.rules import Rule
 from agiqa.resources import Resources
 from agiqa.runner.stage import ShardOutput
+from agiqa.score_source import source_column
 from agiqa.selection import RankCutoff
 
 
@@ -27,13 +28,17 @@ class FilterStage:
     def __init__(self, rules: list[Rule], cutoffs: dict[str, RankCutoff], *, id_column: str = "id",
                  status_column: str | None = "status", image_column: str = "image",
                  image_from_side: bool = False, write_rows: bool = False,
-                 manifest_drop: tuple[str, ...] = (), resources: Resources | None = None):
+                 manifest_drop: tuple[str, ...] = (), resources: Resources | None = None,
+                 sources: dict[str, str] | None = None):
         self.rules, self.cutoffs = list(rules), dict(cutoffs)
+        #: column -> the one source judged on it (a cascade's mixed column; `agiqa.filtering.sources`)
+        self.sources = dict(sources or {})
         self.id_column, self.status_column, self.image_column = id_column, status_column, image_column
         self.image_from_side = image_from_side and write_rows
         self.write_rows = write_rows
         self.resources = resources or Resources(num_cpus=1.0)
         cols = [id_column] + [r.column for r in self.rules] + ([status_column] if status_column else [])
+        cols += [source_column(c) for c in self.sources]
         self.required_columns = tuple(dict.fromkeys(cols))
         hidden = tuple(dict.fromkeys((image_column, *manifest_drop)))
         outs = [ShardOutput("keep", folder="keep", statuses=("kept",), drop_columns=hidden),
@@ -45,6 +50,7 @@ class FilterStage:
     def identity(self) -> dict:
         return {"stage": self.name, "rules": [r.text for r in self.rules],
                 "cutoffs": {k: c.to_dict() for k, c in sorted(self.cutoffs.items())},
+                **({"sources": dict(sorted(self.sources.items()))} if self.sources else {}),
                 "id_column": self.id_column, "status_column": self.status_column,
                 "write_rows": self.write_rows, "image_column": self.image_column,
                 "image_from_side": self.image_from_side, "outputs": [o.name for o in self.outputs]}
@@ -64,7 +70,7 @@ class FilterStage:
         pass
 
     def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard=None) -> pa.RecordBatch:
-        status, reason = decide(batch, self.rules, self.cutoffs, self.id_column, self.status_column)
+        status, reason = decide(batch, self.rules, self.cutoffs, self.id_column, self.status_column, self.sources)
         arrays = [status, reason]
         if self.image_from_side:
             if side is None:

@@ -185,7 +185,19 @@ class ScoreStage:
     async def _score(self, prep: PreparedRows, rows: list[int]) -> MethodOutput:
         images, prompts = [prep.images[i] for i in rows], [prep.prompts[i] for i in rows]
         columns = {c: [v[i] for i in rows] for c, v in prep.columns.items()}
-        return await offload(self.method.score, images, prompts, columns)
+        out = await offload(self.method.score, images, prompts, columns)
+        check_range(self.method, out)
+        return out
+
+
+def check_range(method: ScoringMethod, out: MethodOutput) -> None:
+    """Refuse scores outside the range a method declares (`ScoreSpec.bounded`): a broken promise is a
+    method bug, and a column silently off its scale would mislead every rating, filter and audit."""
+    spec = method.spec
+    for a, values in out.scores.items():
+        if bad := spec.outside(values):
+            raise ValueError(f"{method.name} returned {a} score {values[bad[0]]!r} outside its declared range "
+                             f"[{spec.low:g}, {spec.high:g}] ({len(bad)} of {len(values)} in the batch)")
 
 
 def _preprocessed(preprocess, image):

@@ -50,12 +50,13 @@ class FakeConfig(MethodConfig):
 
 class FakeMethod(MethodBase):
     name = "fake"
-    spec = MOS_SPEC
     prompt_aspects = ("correspondence",)
 
     def __init__(self, cfg: FakeConfig | None = None, aspects: tuple[str, ...] = ASPECTS):
         self.cfg = cfg or FakeConfig()
         self.aspects = tuple(aspects)
+        #: fake_score lies in [0, 5); a shift moves it off that scale, so the spec then says unbounded.
+        self.spec = MOS_SPEC if self.cfg.shift == 0 else MOS_SPEC.unbounded()
         self.resources = Resources(num_gpus=self.cfg.num_gpus, num_cpus=1.0)
         self.setups = self.teardowns = self.calls = 0
 

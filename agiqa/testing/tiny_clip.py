@@ -104,4 +104,7 @@ def write_random_heads(clip_dir: str | Path, heads_dir: str | Path, aspects, see
         torch.manual_seed(seed * 100 + k)
         cfg = ClipHeadConfig(feature_dim=backbone.feature_dim, text_width=backbone.text_width, aspect=aspect,
                              use_prompt=aspect == "correspondence")
-        ClipAgiqaHead(cfg, backbone).save(Path(heads_dir) / aspect)
+        head = ClipAgiqaHead(cfg, backbone)
+        with torch.no_grad():  # mid-scale: untrained outputs sit inside 0-5, so the method's clamp keeps them apart
+            head.regressor[-1].bias.add_(2.5)
+        head.save(Path(heads_dir) / aspect)

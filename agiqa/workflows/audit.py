@@ -113,7 +113,8 @@ def run_audit(cfg: AuditJobConfig) -> dict:
     numbers = audit_numbers(collected, spec.group_by or ["(none)"], spec.aspects, spec.examples, groups)
     comparison = None
     if other is not None:
-        comparison = compare_numbers(numbers, audit_numbers(other, spec.group_by, spec.aspects, spec.examples, groups))
+        comparison = compare_numbers(numbers, audit_numbers(other, spec.group_by, spec.aspects, spec.examples, groups,
+                                                            keys=numbers["aspects"]))
     wanted: dict[str, set[str]] = {}
     for gn in numbers["groups"].values():
         for an in gn["aspects"].values():
@@ -123,17 +124,17 @@ def run_audit(cfg: AuditJobConfig) -> dict:
     thumbs = {}
     if source:
         thumbs = thumbnails(open_store(source, cfg.storage), source, wanted, cfg.id_column, cfg.image_column)
-    from agiqa.audit.figures import figures
+    from agiqa.audit.figures import figure_file, figures
     from agiqa.audit.html import render
 
-    figs = figures(collected, spec.aspects, list(numbers["groups"]))
+    figs = figures(collected, numbers["aspects"], list(numbers["groups"]))
     html = render(numbers, figs, thumbs, cfg.title, comparison, cfg.compare)
     out = open_store(cfg.output, cfg.storage)
     files = {"report": join(cfg.output, "report.html"), "numbers": join(cfg.output, "audit.json"),
              "csv": join(cfg.output, "groups.csv")}
     _write_bytes(out, files["report"], html.encode())
     for name, png in figs.items():
-        _write_bytes(out, join(cfg.output, f"figures/{name}.png"), png)
+        _write_bytes(out, join(cfg.output, f"figures/{figure_file(name)}.png"), png)
     out.write_json(files["numbers"], {**numbers, "compare": comparison, "input": cfg.input, "other": cfg.compare})
     _write_bytes(out, files["csv"], _csv(csv_rows(numbers), CSV_FIELDS))
     if comparison is not None:
@@ -146,7 +147,10 @@ def run_audit(cfg: AuditJobConfig) -> dict:
 
 def summary_line(result: dict) -> str:
     flags = [r for r in result["compare"] or [] if r["flag"]]
-    return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s), "
+    mixed = {a: s for a, s in result["numbers"].get("sources", {}).items() if len(s) > 1}
+    split = ("; reported per source, never pooled: " + "; ".join(f"{a} ({', '.join(s)})" for a, s in mixed.items())
+             if mixed else "")
+    return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s){split}, "
             f"{result['thumbnails']} thumbnail(s), {result['seconds']:.1f} s -> {result['files']['report']}"
             + (f"; {len(flags)} flagged difference(s): " + json.dumps(
                 [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else ""))

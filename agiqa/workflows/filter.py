@@ -3,19 +3,24 @@ apply (`FilterStage`: keep/, drop/, rows/) -> reduce (per-shard and global stats
 output's state root `OUTPUT.agiqa/`, beside it: the output holds only rows).
 
 Setups are checked before any work: every rule's column must exist in the scored rows (or be one
-the score pass will write) and be numeric; `write_rows` needs the image bytes from somewhere.
+the score pass will write) and be numeric; `write_rows` needs the image bytes from somewhere; a rule
+on a column that mixes two methods' scores (a cascade's, `<column>_source`) needs the source to judge
+(`agiqa.filtering.sources`): the source column is read from every shard (one small column), or, when
+the job scores first, the mix is known from the score config (a prefilter scoring that aspect).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agiqa.config.filter_job import FilterJobConfig
 from agiqa.errors import ConfigError, DataError
 from agiqa.filtering.rules import KeepRule, Rule, TopFractionRule, parse_rules
+from agiqa.filtering.sources import check_sources, other_source_mask
 from agiqa.runner.job import Pass, Reduce, ShardJob
+from agiqa.score_source import prefilter_source, source_column
 
 STATS_NAME = "stats.json"
 
@@ -27,6 +32,7 @@ class FilterSetup:
     columns: dict  # name -> pyarrow type
     status_column: str | None
     image_in_input: bool
+    sources: dict = field(default_factory=dict)  # column -> the one source judged on it (checked)
 
 
 def first_schema(root: str, storage):
@@ -44,9 +50,40 @@ def first_schema(root: str, storage):
         return pq.ParquetFile(f).schema_arrow
 
 
+def source_counts(root: str, storage, columns: list[str]) -> dict[str, Counter]:
+    """Column -> rows per source (`<column>_source`, nulls left out) over every shard under `root`."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from agiqa.storage import open_store
+
+    store = open_store(root, storage)
+    out: dict[str, Counter] = {c: Counter() for c in columns}
+    for shard in (s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")):
+        with store.open_read(shard.uri) as f:
+            t = pq.read_table(f, columns=[source_column(c) for c in columns])
+        for c in columns:
+            for item in pc.value_counts(t.column(source_column(c))).to_pylist():
+                if item["values"] is not None:
+                    out[c][item["values"]] += item["counts"]
+    return out
+
+
+def _planned_sources(score_cfg, columns: list[str]) -> dict[str, Counter]:
+    """What a cascade score job will write per column: both methods where its prefilter scores the aspect."""
+    out = {}
+    for c in columns:
+        seen = Counter({score_cfg.method.name: 0})
+        p = score_cfg.prefilter
+        if p is not None and c.endswith("_score") and c[: -len("_score")] in p.scored_aspects:
+            seen[prefilter_source(p.method.name)] = 0
+        out[c] = seen
+    return out
+
+
 def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
-    """Refuse, in one line before any work, rules on missing or non-numeric columns and a
-    `write_rows` without image bytes."""
+    """Refuse, in one line before any work, rules on missing or non-numeric columns, rules on a column
+    mixing methods without a chosen source, and a `write_rows` without image bytes."""
     import pyarrow as pa
 
     if cfg.score is not None:
@@ -56,6 +93,9 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
         images = first_schema(cfg.score.input, cfg.storage)
         columns = {f.name: f.type for f in images if f.name not in stage.drop_columns}
         columns.update({f.name: f.type for f in stage.output_fields()})
+        if cfg.score.prefilter is not None:  # passes[0] is the cheap pass: the cascade's columns come last
+            for a in cfg.score.aspects:
+                columns.update({f"{a}_score": pa.float32(), source_column(f"{a}_score"): pa.string()})
         where = f"the rows the score job writes (method {cfg.score.method.name}, aspects {cfg.score.aspects})"
     else:
         columns = {f.name: f.type for f in first_schema(cfg.input, cfg.storage)}
@@ -67,27 +107,42 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
         t = columns[r.column]
         if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):
             raise ConfigError(f"rule {r.text!r}: column {r.column!r} is {t}, not a number")
+    judged = [r.column for r in rules] + list(cfg.sources)
+    with_source = [c for c in dict.fromkeys(judged) if source_column(c) in columns]
+    if with_source:
+        counts = (_planned_sources(cfg.score, with_source) if cfg.score is not None
+                  else source_counts(cfg.input, cfg.storage, with_source))
+        check_sources([r.column for r in rules], counts, cfg.sources, where)
+    elif cfg.sources:
+        check_sources([], {}, cfg.sources, where)
     image_in_input = cfg.image_column in columns
     if cfg.write_rows and not image_in_input:
         if cfg.images is None:
             raise ConfigError(f"write_rows: the scored rows have no {cfg.image_column!r} column; give the original "
                               "shards with --images")
         first_schema(cfg.images, cfg.storage)
-    return FilterSetup(columns, cfg.status_column if cfg.status_column in columns else None, image_in_input)
+    return FilterSetup(columns, cfg.status_column if cfg.status_column in columns else None, image_in_input,
+                       dict(cfg.sources))
 
 
 def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str) -> Reduce:
+    source = cfg.sources.get(rule.column)
+
     def fn(ctx) -> dict:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         from agiqa.selection import top_fraction_cutoff
 
-        cols = list(dict.fromkeys([rule.column, cfg.id_column] + ([status] if status else [])))
+        cols = list(dict.fromkeys([rule.column, cfg.id_column] + ([status] if status else [])
+                                  + ([source_column(rule.column)] if source else [])))
 
         def scan():
             for t in ctx.scan(cfg.input, cols):
                 if status:  # rows the scorer failed on are not part of the population ranked
                     t = t.filter(pc.invert(pc.fill_null(pc.equal(t.column(status), "error"), False)))
+                if source:  # a mixed column: only the chosen method's rows are ranked
+                    t = t.filter(pa.array(~other_source_mask(t, rule.column, source)))
                 yield t
 
         return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction,
@@ -121,7 +176,8 @@ class FilterPlan:
         return FilterStage(self.rules, self.cutoffs(results), id_column=self.cfg.id_column,
                            status_column=self.setup.status_column, image_column=self.cfg.image_column,
                            image_from_side=not self.setup.image_in_input, write_rows=self.cfg.write_rows,
-                           manifest_drop=self.manifest_drop, resources=self.resources)
+                           manifest_drop=self.manifest_drop, resources=self.resources,
+                           sources=self.setup.sources)
 
     def thresholds(self, results: dict) -> dict:
         out = {}
@@ -234,7 +290,8 @@ def dry_run(cfg: FilterJobConfig, **job_options) -> dict:
         results[step.name] = step.fn(ReduceContext(job, dict(results)))
     cutoffs = plan.cutoffs(results)
     status = setup.status_column
-    cols = list(dict.fromkeys([cfg.id_column] + [r.column for r in rules] + ([status] if status else [])))
+    cols = list(dict.fromkeys([cfg.id_column] + [r.column for r in rules] + ([status] if status else [])
+                              + [source_column(c) for c in setup.sources]))
     rows = errors = 0
     alone: Counter = Counter()
     reasons: Counter = Counter()
@@ -244,7 +301,7 @@ def dry_run(cfg: FilterJobConfig, **job_options) -> dict:
 
     for t in ReduceContext(job).scan(cfg.input, cols):
         rows += t.num_rows
-        st, why = decide(t, rules, cutoffs, cfg.id_column, status)
+        st, why = decide(t, rules, cutoffs, cfg.id_column, status, setup.sources)
         reasons.update(x for x in why.to_pylist() if x is not None)
         ok = np.ones(t.num_rows, dtype=bool)
         if status:
@@ -252,6 +309,8 @@ def dry_run(cfg: FilterJobConfig, **job_options) -> dict:
             errors += int((~ok).sum())
         for r in rules:
             vals, valid = numeric_values(t.column(r.column), r.column)
+            if r.column in setup.sources:  # judged on the chosen source's rows only
+                valid = valid & ~other_source_mask(t, r.column, setup.sources[r.column])
             if isinstance(r, KeepRule):
                 with np.errstate(invalid="ignore"):
                     passed = OPS[r.op](vals, r.value)

@@ -72,7 +72,7 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
 
     def cascade_stage(results: dict) -> CascadeStage:
         return CascadeStage(main_stage, cheap_aspects, p.thresholds, results.get("prefilter_cutoffs", {}),
-                            cheap_hash, id_column)
+                            cheap_hash, id_column, cheap.name, cheap.spec)
 
     steps: list = [Pass(cheap_stage, cfg.input, cheap_out)]
     if p.top_fraction:

@@ -33,11 +33,11 @@ def test_any_sharding_gives_the_same_numbers_and_examples():
     for g in ("a", "b"):
         x, y = one.groups[g].aspects["quality"], many.groups[g].aspects["quality"]
         vals = sorted(np.float32(r[2]).item() for r in rows if r[1] == g and r[2] is not None)
-        assert x.n == y.n == len(vals) and np.array_equal(x.hist, y.hist)
+        assert x.n == y.n == len(vals) and x.sketch.exact and y.sketch.exact  # small groups: exact quantiles
         assert x.mean == pytest.approx(statistics.mean(vals), abs=1e-9) and y.mean == pytest.approx(x.mean, abs=1e-9)
         assert y.sd == pytest.approx(statistics.stdev(vals), abs=1e-9)
         for q in (0.1, 0.5, 0.9):
-            assert y.quantile(q) == pytest.approx(float(np.quantile(vals, q)), abs=0.005)
+            assert y.quantile(q) == pytest.approx(float(np.quantile(vals, q)), abs=1e-12)
         ranked = sorted((np.float32(r[2]).item(), r[0]) for r in rows if r[1] == g and r[2] is not None)
         assert [e.id for e in y.worst_examples()] == [i for _, i in ranked[:5]] == [e.id for e in x.worst_examples()]
         best = sorted(ranked, key=lambda t: (-t[0], t[1]))[:5]
@@ -51,4 +51,4 @@ def test_memory_does_not_grow_with_rows():
     for k in range(50):
         total.merge(batch_stats(table([(f"{k}-{i}", "a", (i % 500) / 100) for i in range(2000)]), spec, "s"), spec)
     s = total.groups["a"].aspects["quality"]
-    assert s.n == 100_000 and len(s.worst) == len(s.best) == 3 and s.hist.shape == (500,)
+    assert s.n == 100_000 and len(s.worst) == len(s.best) == 3 and len(s.sketch.keys) < 5000

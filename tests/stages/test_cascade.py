@@ -56,6 +56,10 @@ def test_threshold_routes_exactly_the_rows_at_or_above_it(small_shards, tmp_path
         # routed rows carry the main method's score (+10), prefiltered ones keep the cheap score
         assert r["quality_score"] == pytest.approx(want[i] + (10.0 if i in routed else 0.0), abs=1e-4)
         assert r["quality_rating"] is not None
+        # and each row says whose score it holds: the main method's, or the prefilter's
+        assert r["quality_score_source"] == ("fake" if i in routed else "prefilter:fake")
+        assert r["authenticity_score_source"] == ("fake" if i in routed else None)  # the prefilter never scored it
+        assert (r["authenticity_score"] is None) == (i not in routed)
     assert summary.rows_by_status == {"ok": len(routed), "prefiltered": 40 - len(routed)}
     assert summary.passes[0]["rows_by_status"] == {"ok": 40} and summary.passes[0]["stage"] == "prefilter"
     man = json.loads((tmp_path / "out.agiqa/manifests/a.parquet.manifest.json").read_text())

@@ -62,3 +62,17 @@ def test_keep_image_keeps_the_column_and_resources_default_to_the_methods():
     stage = ScoreStage(FakeMethod(FakeConfig(num_gpus=0.25)), keep_image=True)
     assert stage.drop_columns == () and stage.resources.num_gpus == 0.25
     assert ScoreStage(FakeMethod()).drop_columns == ("image",)
+
+
+def test_a_bounded_method_returning_scores_off_its_range_fails_its_rows_with_the_reason():
+    from agiqa.aspects import MOS_SPEC
+
+    method = FakeMethod(FakeConfig(shift=10.0), aspects=("quality",))
+    assert not method.spec.bounded  # a shifted fake says so ...
+    out = run_sync(ScoreStage(method).process(ScoreStage(method).prepare(batch(["a"])))).to_pydict()
+    assert out["status"] == ["ok"] and out["quality_score"][0] > 5
+    method.spec = MOS_SPEC  # ... one that claims 0-5 and returns 10+ is caught, never written
+    stage = ScoreStage(method)
+    out = run_sync(stage.process(stage.prepare(batch(["a"])))).to_pydict()
+    assert out["status"] == ["error"] and out["quality_score"] == [None]
+    assert "outside its declared range [0, 5]" in out["error"][0]

@@ -35,6 +35,10 @@ class ClipAgiqaConfig(MethodConfig):
                                 "beside the stage's prepare pool (decode + preprocess, `runner.prepare_workers`: the "
                                 "actor's CPUs by default). More threads than free cores made the forwards 4-8x slower "
                                 "on 2 busy cores (measured).")
+    clamp: bool = Field(
+        True, description="Clamp scores to the heads' 0-5 MOS scale, as M3-AGIQA's scores are, so the README's "
+                          "0-5 and the rating words hold. False: the regressor's raw output (the paper's code "
+                          "evaluates that), which can fall outside 0-5; the method then declares itself unbounded.")
     prompt_cache_size: int = Field(65536, ge=0, description="Distinct prompts whose text features are kept per actor "
                                                             "(computed once per job; least recently used dropped).")
 

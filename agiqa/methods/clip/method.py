@@ -9,6 +9,12 @@ computed once per job (`PromptFeatureCache`). Images are resized, cropped and no
 On a GPU `score` is a coroutine: it stacks a batch into a pinned host buffer, copies it without
 blocking, launches the network and gives the event loop back until the device is done, so the next
 batch is stacked and copied while this one computes (the runner keeps several in flight).
+
+Scale: the paper's regressor (wzczc/CLIP-AGIQA) is a plain `Linear` trained with MSE on raw MOS and never
+clamped; its code only computes correlations, where a raw value is harmless. agiqa's users read a 0-5
+score with a rating word (the README's promise, M3-AGIQA's clamped scale), filter on thresholds and rank
+prefilters, so by default the output is clamped to the declared 0-5 range (`ScoreSpec` bounded), like
+M3-AGIQA's `clamp: true`. `clamp: false` keeps the raw output and declares the spec unbounded.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from agiqa.resources import Resources
 
 class ClipAgiqaMethod(MethodBase):
     name = "clip-agiqa"
-    spec = MOS_SPEC
 
     def __init__(self, cfg, aspects: tuple[str, ...]):
         from agiqa.model.clip.head import CONFIG_NAME
 
         self.cfg = cfg
         self.aspects = tuple(aspects)
+        #: 0-5; bounded when clamped (the default), else only the nominal scale of the rating words.
+        self.spec = MOS_SPEC if cfg.clamp else MOS_SPEC.unbounded()
         self.resources = Resources(num_gpus=cfg.num_gpus, num_cpus=cfg.num_cpus)
         uses_prompt = {}
         for a in self.aspects:
@@ -49,7 +56,7 @@ class ClipAgiqaMethod(MethodBase):
     def identity(self) -> dict:
         return {"method": self.name, "clip": folder_digest(self.cfg.model),
                 "heads": {a: folder_digest(Path(self.cfg.heads_dir) / a, recursive=True) for a in self.aspects},
-                "dtype": self.cfg.dtype}
+                "dtype": self.cfg.dtype, "clamp": self.cfg.clamp}
 
     def setup(self) -> None:
         import torch
@@ -123,6 +130,8 @@ class ClipAgiqaMethod(MethodBase):
             t1 = time.perf_counter()
             out = torch.stack([self.heads[a](feats, self.text_features[a], prompt_feats).float()
                                for a in self.aspects])
+            if self.cfg.clamp:
+                out = out.clamp(self.spec.low, self.spec.high)
         self.times["clip"] += t1 - t0
         self.times["head"] += time.perf_counter() - t1
         return out, host

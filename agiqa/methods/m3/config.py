@@ -38,7 +38,8 @@ class M3Config(MethodConfig):
                           "`response_0`); '{aspect}' in the name picks one column per aspect. Round 1 is skipped: "
                           "the paper's evaluation protocol, deterministic. A row without one is an error.")
     clamp: bool = Field(
-        True, description="Clamp scores to [0, 5]. False: the head's raw output, as in the paper's tables.")
+        True, description="Clamp scores to [0, 5]. False: the head's raw output, as in the paper's tables; the "
+                          "method then declares itself unbounded (ScoreSpec), so readers take ranges from the data.")
 
     @model_validator(mode="after")
     def _descriptions(self) -> M3Config:

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 class M3Method(MethodBase):
     name = "m3-agiqa"
-    spec = MOS_SPEC
     #: Aspects whose questions are about the generation prompt: without one they cannot be scored.
     prompt_aspects = ("correspondence",)
     #: One MLLM per GPU; on CPU-only clusters the runner gives it the node's CPUs.
@@ -30,6 +29,9 @@ class M3Method(MethodBase):
     def __init__(self, cfg, aspects: tuple[str, ...]):
         self.cfg = cfg
         self.aspects = tuple(aspects)
+        #: 0-5, bounded when the head clamps (the default, as the reference's inference); `clamp: false` gives
+        #: the head's raw output, so the spec says unbounded (0-5 stays the rating words' scale).
+        self.spec = MOS_SPEC if cfg.clamp else MOS_SPEC.unbounded()
         #: Input columns `score` reads besides image and prompt (given descriptions), aspect -> column.
         self.description_columns = cfg.description_columns(self.aspects)
         self.input_columns = tuple(dict.fromkeys(self.description_columns.values()))
