@@ -198,32 +198,44 @@ def collect(store, root: str, shards: list, spec: AuditSpec, on_shard: Callable 
 
 
 def thumbnails(store, root: str, wanted: dict[str, set[str]], id_column: str, image_column: str,
-               size: int = 192) -> dict[tuple[str, str], str]:
-    """(shard, id) -> base64 JPEG thumbnail, reading only the shards that hold shown rows."""
-    from PIL import Image
+               size: int = 192, storage_cfg=None) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """((shard, id) -> base64 JPEG thumbnail, why some or all are missing), reading only the shards
+    that hold shown rows. Each image goes through the scorer's own reading and normalising
+    (`ImageSource`: bytes, `{bytes, path}` structs, paths relative to the shard; `decode_image`:
+    EXIF rotation, transparency on white, 16-bit rescaled), so a thumbnail shows what the model saw."""
+    from collections import Counter
 
+    from agiqa.data.config import ImageLimits
+    from agiqa.data.images import BadRow, decode_image
+    from agiqa.data.sources import ImageSource
     from agiqa.storage.uri import join
 
-    out = {}
+    source, limits = ImageSource(storage_cfg), ImageLimits().for_method(False)
+    out: dict[tuple[str, str], str] = {}
+    problems: Counter = Counter()
     for rel, ids in sorted(wanted.items()):
+        uri = join(root, rel)
         try:
-            f = store.open_read(join(root, rel))
-        except Exception:
-            continue  # the report says "no image" for rows whose shard is gone
+            f = store.open_read(uri)
+        except Exception as e:
+            problems[f"shard {rel} cannot be read under {root} ({type(e).__name__})"] += len(ids)
+            continue
         with f:
             pf = pq.ParquetFile(f)
             if image_column not in pf.schema_arrow.names:
+                problems[f"{root} has no {image_column!r} column (give --images: the shards scoring read)"] += len(ids)
                 continue
             for b in pf.iter_batches(batch_size=1024, columns=[id_column, image_column]):
                 keep = pc.is_in(b.column(0).cast(pa.string()), pa.array(sorted(ids)))
-                for rid, data in zip(b.column(0).filter(keep).to_pylist(), b.column(1).filter(keep).to_pylist(),
+                for rid, cell in zip(b.column(0).filter(keep).to_pylist(), b.column(1).filter(keep).to_pylist(),
                                      strict=True):
                     try:
-                        im = Image.open(io.BytesIO(data)).convert("RGB")
-                        im.thumbnail((size, size))
-                        buf = io.BytesIO()
-                        im.save(buf, "JPEG", quality=80)
-                        out[(rel, str(rid))] = base64.b64encode(buf.getvalue()).decode()
-                    except Exception:
-                        pass
-    return out
+                        im = decode_image(source.load(cell, uri), limits)
+                    except BadRow as e:
+                        problems[e.code] += 1
+                        continue
+                    im.thumbnail((size, size))
+                    buf = io.BytesIO()
+                    im.save(buf, "JPEG", quality=80)
+                    out[(rel, str(rid))] = base64.b64encode(buf.getvalue()).decode()
+    return out, [f"{n} x {why}" for why, n in problems.most_common()]

@@ -1,5 +1,6 @@
 """Columns a score stage has the runner add to the rows it reads: an id where the input has none,
-and an image's path where the image is a `{bytes, path}` struct (whose bytes are not kept).
+and an image's path where the image is a `{bytes, path}` struct or a path (the image column itself
+is never kept: for bytes it is the bulk of the data). The path is kept as the input names it.
 
 Without them a scored shard cannot be joined back to its input: a Hugging Face `datasets`
 Parquet (`Image()` feature) has no id column by default, and its image struct is the only place
@@ -38,9 +39,11 @@ def added_columns(schema: pa.Schema, id_column: str, image_column: str, synthesi
     out = []
     if synthesise_ids and id_column not in schema.names:
         out.append(row_id_column(id_column))
-    if image_column in schema.names:
+    if image_column in schema.names and f"{image_column}_path" not in schema.names:
         kind = schema.field(image_column).type
-        if (pa.types.is_struct(kind) and kind.get_field_index("path") >= 0
-                and f"{image_column}_path" not in schema.names):
+        if pa.types.is_struct(kind) and kind.get_field_index("path") >= 0:
             out.append(image_path_column(image_column))
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):  # the cell is the path
+            out.append(AddedColumn(pa.field(f"{image_column}_path", pa.string()),
+                                   lambda b, rel, start: pa.compute.cast(b.column(image_column), pa.string())))
     return out

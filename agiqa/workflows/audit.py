@@ -121,9 +121,16 @@ def run_audit(cfg: AuditJobConfig) -> dict:
             for e in an["worst"] + an["best"]:
                 wanted.setdefault(e["shard"], set()).add(e["id"])
     source = cfg.input if cfg.image_column in names else cfg.images
-    thumbs = {}
+    thumbs, missing = {}, []
     if source:
-        thumbs = thumbnails(open_store(source, cfg.storage), source, wanted, cfg.id_column, cfg.image_column)
+        thumbs, missing = thumbnails(open_store(source, cfg.storage), source, wanted, cfg.id_column,
+                                     cfg.image_column, storage_cfg=cfg.storage)
+    elif wanted:
+        missing = [f"the scored shards hold no {cfg.image_column!r} column (scoring drops image bytes): give "
+                   "--images with the shards scoring read"]
+    if missing and wanted:
+        log.warning("audit: %d of the %d example images have no thumbnail: %s", sum(map(len, wanted.values()))
+                    - len(thumbs), sum(map(len, wanted.values())), "; ".join(missing[:3]))
     from agiqa.audit.figures import figure_file, figures
     from agiqa.audit.html import render
 
@@ -142,7 +149,7 @@ def run_audit(cfg: AuditJobConfig) -> dict:
         _write_bytes(out, files["compare_csv"], _csv(comparison, list(comparison[0]) if comparison else ["group"]))
     seconds = time.perf_counter() - t0
     return {"numbers": numbers, "compare": comparison, "files": files, "rows": numbers["rows"],
-            "thumbnails": len(thumbs), "seconds": seconds}
+            "thumbnails": len(thumbs), "thumbnails_missing": missing, "seconds": seconds}
 
 
 def summary_line(result: dict) -> str:
@@ -151,6 +158,9 @@ def summary_line(result: dict) -> str:
     split = ("; reported per source, never pooled: " + "; ".join(f"{a} ({', '.join(s)})" for a, s in mixed.items())
              if mixed else "")
     return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s){split}, "
-            f"{result['thumbnails']} thumbnail(s), {result['seconds']:.1f} s -> {result['files']['report']}"
+            f"{result['thumbnails']} thumbnail(s)"
+            + (f" (WARNING: {result['thumbnails_missing'][0]})" if not result["thumbnails"] and result.get(
+                "thumbnails_missing") else "")
+            + f", {result['seconds']:.1f} s -> {result['files']['report']}"
             + (f"; {len(flags)} flagged difference(s): " + json.dumps(
                 [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else ""))
