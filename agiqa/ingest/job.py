@@ -34,7 +34,7 @@ def manifest_of(output: str, rel: str) -> str:
 
 def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     """Ingest `cfg.input` into `cfg.output`; returns the summary (also written as the report)."""
-    from agiqa.ingest.plan import plan_ingest
+    from agiqa.runner.lease import OutputLease
     from agiqa.storage import check_access
     from agiqa.storage import open_store as default_open
 
@@ -42,6 +42,14 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     t0 = time.perf_counter()
     check_access(cfg.input, cfg.output, cfg.storage)
     in_store, out_store = open_store(cfg.input, cfg.storage), open_store(cfg.output, cfg.storage)
+    ident = identity_hash({"ingest": cfg.model_dump(exclude={"workers", "overwrite", "storage"})})
+    with OutputLease(out_store, cfg.output, ident):  # one writer per output, as for score and filter
+        return _run(cfg, in_store, out_store, t0)
+
+
+def _run(cfg: IngestConfig, in_store, out_store, t0: float) -> IngestSummary:
+    from agiqa.ingest.plan import plan_ingest
+
     plan = plan_ingest(cfg, in_store)
     summary = IngestSummary(cfg.input, cfg.output, plan.format, shards_total=len(plan.shards))
     summary.skipped.extend(plan.skipped)

@@ -1,4 +1,5 @@
-"""`run_job(job)`: run a `ShardJob` on Ray (default) or in this process, and return its summary."""
+"""`run_job(job)`: run a `ShardJob` on Ray (default) or in this process, holding the lease on its
+output (`runner.lease`: one writer per output), and return its summary."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from agiqa.runner.summary import JobSummary
 
 
 def run_job(job: ShardJob) -> JobSummary:
-    if job.runner == "local":
-        from agiqa.runner.local import run_local
+    from agiqa.runner.job import Pass
+    from agiqa.runner.lease import lease_for
+    from agiqa.storage import check_access
 
-        return run_local(job)
-    from agiqa.runner.ray.driver import run_on_ray
+    first = next(p for p in job.passes if isinstance(p, Pass))
+    check_access(first.input, job.output, job.storage)  # before the lease writes beside the output
+    with lease_for(job):
+        if job.runner == "local":
+            from agiqa.runner.local import run_local
 
-    return run_on_ray(job)
+            return run_local(job)
+        from agiqa.runner.ray.driver import run_on_ray
+
+        return run_on_ray(job)
