@@ -19,8 +19,15 @@ log = logging.getLogger(__name__)
 
 def finish_job(job: ShardJob, summary: JobSummary) -> str:
     """Write the summary (returns where); retire `_agiqa/` folders inside the job's outputs."""
+    from agiqa.storage.base import StorageError
+
     store = job.open_store(job.output, job.storage)
-    uri = summary.write(store, job.output)
+    try:
+        uri = summary.write(store, job.output)
+    except (StorageError, OSError) as e:  # e.g. the disk filled up: the job's result is still told
+        summary.write_error = str(e)
+        log.error("the job summary could not be written: %s", e)
+        return ""
     if not summary.failed:
         for out in dict.fromkeys(p.output for p in job.passes if isinstance(p, Pass)):
             if n := remove_legacy_state(job.open_store(out, job.storage), out):

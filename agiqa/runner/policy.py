@@ -67,10 +67,18 @@ class ShardLedger:
         self.reasons[rel].append(reason)
         if self.attempts[rel] < self.max_attempts:
             return True
-        self.summary.failed.append({"shard": rel, "reason": "; ".join(self.reasons[rel]),
+        self.summary.failed.append({"shard": rel, "reason": _reasons(self.reasons[rel]),
                                     "attempts": self.attempts[rel]})
         self.progress.shard_done(actors_alive)
         return False
+
+
+def _reasons(reasons: list[str]) -> str:
+    """Each distinct reason once, in order, with how often it came when more than once."""
+    from collections import Counter
+
+    counts = Counter(reasons)
+    return "; ".join(r if counts[r] == 1 else f"{r} ({counts[r]} times)" for r in dict.fromkeys(reasons))
 
 
 def one_line(e: BaseException) -> str:

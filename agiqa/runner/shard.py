@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -204,13 +205,15 @@ class _OutputFile:
 
             joined = joined.filter(pc.is_in(joined.column(STATUS), pa.array(list(self.spec.statuses))))
         if joined.num_rows:
-            self.writer.write_batch(joined.select(self.columns))
+            with _naming_full_disk(self.uri):
+                self.writer.write_batch(joined.select(self.columns))
             self.rows += joined.num_rows
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+            writer, self.writer = self.writer, None
+            with _naming_full_disk(self.uri):
+                writer.close()
 
     def commit(self) -> dict:
         """Commit the file; returns what the manifest records to verify it later (size, etag, sha256)."""
@@ -279,6 +282,19 @@ class ShardWriter:
         """Temp files removed (after a commit there are none left)."""
         for out in self.outputs:
             out.discard()
+
+
+@contextmanager
+def _naming_full_disk(uri: str):
+    """An out-of-space error says which output it was writing (pyarrow's names no file)."""
+    import errno
+
+    try:
+        yield
+    except OSError as e:
+        if e.errno == errno.ENOSPC or "No space left" in str(e):
+            raise OSError(errno.ENOSPC, f"no space left on the device while writing {uri}") from None
+        raise
 
 
 def _sha256(path: str) -> str:

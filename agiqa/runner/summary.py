@@ -49,6 +49,8 @@ class JobSummary(RowCounts):
     #: Committed shards whose input shard is gone (kept as they are), by pass output.
     orphaned: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    #: Why the summary could not be written beside the output (e.g. no space left), else None.
+    write_error: str | None = None
 
     @property
     def shards_failed(self) -> int:
@@ -110,6 +112,8 @@ class JobSummary(RowCounts):
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
             lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
+        if self.write_error:
+            lines.append(f"  ERROR   the summary was not written: {self.write_error}")
         if self.all_rows_failed:
             lines.append(f"  FAILED  every one of the {self.rows} rows read has status=error (see the `error` column)")
         return "\n".join(lines)

@@ -87,8 +87,15 @@ class LocalStore:
 
     def write_json(self, uri: str, data: dict) -> None:
         tmp = self.temp_path_for(uri)
-        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        self.commit_file(tmp, uri)
+        try:
+            Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            self.commit_file(tmp, uri)
+        except OSError as e:  # a full disk must not leave temp files nothing removes
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise StorageError(f"cannot write {uri}: {e.strerror or e}") from None
 
     def info(self, uri: str) -> ShardInfo | None:
         """Size and etag (mtime and size, as the listing gives) of the file at `uri`, or None."""
