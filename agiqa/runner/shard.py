@@ -196,7 +196,13 @@ class _OutputFile:
         self.columns = keep
         self.schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
         self.tmp = out_store.temp_path_for(uri)
-        self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        self.writer = None
+        try:
+            with _naming_full_disk(uri):
+                self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        except BaseException:
+            self.discard()
+            raise
         self.rows = 0
 
     def write(self, joined: pa.RecordBatch) -> None:
@@ -224,7 +230,10 @@ class _OutputFile:
         return {"size": info.size if info else None, "etag": info.etag if info else None, "sha256": digest}
 
     def discard(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except OSError:
+            pass  # a full disk fails the close too: the temp file goes all the same
         try:
             os.unlink(self.tmp)
         except FileNotFoundError:
@@ -240,8 +249,13 @@ class ShardWriter:
         meta = {"agiqa": json.dumps(_provenance(io))}
         self.schema, self.renames = joined_schema(opened.schema, self.stage, meta)
         self.rels = [f"{o.folder}/{shard.rel}" if o.folder else shard.rel for o in self.stage.outputs]
-        self.outputs = [_OutputFile(o, self.schema, join(io.output_root, rel), io.out_store)
-                        for o, rel in zip(self.stage.outputs, self.rels, strict=True)]
+        self.outputs: list[_OutputFile] = []
+        try:
+            for o, rel in zip(self.stage.outputs, self.rels, strict=True):
+                self.outputs.append(_OutputFile(o, self.schema, join(io.output_root, rel), io.out_store))
+        except BaseException:
+            self.discard()  # the outputs opened before the one that failed
+            raise
 
     def write(self, batch: pa.RecordBatch, result: pa.RecordBatch) -> None:
         """The stage's output for `batch` (the next one in input order) joined and written to every output."""
