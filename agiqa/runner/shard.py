@@ -127,9 +127,14 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
     """Open and check: what an actor does for its next shard while the engine still works on the
     current one (so the engine stays fed across shard boundaries)."""
     opened = OpenedShard(shard, side)
+    from agiqa.storage.base import StorageError
+
     try:
         opened.src = io.in_store.open_read(shard.uri)
         opened.pf = pq.ParquetFile(opened.src)
+    except StorageError:  # the store failed (an outage past its budget), not the data: an attempt, retried
+        opened.close()
+        raise
     except Exception as e:
         opened.close()
         opened.error = f"not a readable Parquet file: {type(e).__name__}: {e}"

@@ -3,24 +3,24 @@
 pyarrow's `ParquetFile` reads the footer, then each row group by range; this object lets it do
 that over HTTP without downloading the shard, so a job holds at most a row group of images at a
 time. Each GET fetches at least `block_size` bytes (fewer round trips for small reads). A read
-that fails mid-stream (dropped connection, timeout, 5xx after botocore's own retries) is retried
-with exponential backoff; after `max_attempts` it raises with the reason.
+that fails mid-stream (dropped connection, timeout, 5xx after botocore's own retries, an outage)
+is retried with backoff for up to `outage_budget_s` (`storage.retry`); then it raises
+`StorageUnavailable`, which the runner treats as a storage fault, not as bad data.
 """
 
 from __future__ import annotations
 
 import io
-import time
-
-from agiqa.storage.s3_errors import describe_error, is_transient
 
 
 class S3RangedFile(io.RawIOBase):
-    def __init__(self, client, bucket: str, key: str, block_size: int = 8 << 20, max_attempts: int = 6):
+    def __init__(self, client, bucket: str, key: str, block_size: int = 8 << 20, max_attempts: int = 6,
+                 outage_budget_s: float = 300.0):
         super().__init__()
         self.client, self.bucket, self.key = client, bucket, key
         self.block_size = block_size
-        self.max_attempts = max_attempts
+        self.max_attempts = max_attempts  # botocore's, per call; the budget below spans calls
+        self.outage_budget_s = outage_budget_s
         head = self._retry(lambda: client.head_object(Bucket=bucket, Key=key))
         self.size = int(head["ContentLength"])
         self.etag = head.get("ETag", "").strip('"')
@@ -68,14 +68,6 @@ class S3RangedFile(io.RawIOBase):
         return self._retry(call)
 
     def _retry(self, fn):
-        delay = 0.2
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return fn()
-            except Exception as e:
-                if attempt == self.max_attempts or not is_transient(e):
-                    raise OSError(f"s3://{self.bucket}/{self.key}: {describe_error(e)} "
-                                  f"(after {attempt} attempt{'s' if attempt > 1 else ''})") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        from agiqa.storage.retry import with_retry
+
+        return with_retry(fn, f"reading s3://{self.bucket}/{self.key}", self.outage_budget_s)

@@ -26,11 +26,24 @@ def describe_error(e: Exception) -> str:
 
 
 def is_transient(e: Exception) -> bool:
-    """Worth retrying: throttling, 5xx, connection errors, timeouts, short reads."""
-    from botocore.exceptions import ClientError
+    """Worth retrying: throttling, 5xx, connection errors, timeouts, short reads. Not: access denied,
+    a missing bucket or key, no credentials, bad parameters, or a bug (TypeError ...)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectionError,
+        HTTPClientError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
 
     if isinstance(e, ClientError):
         code = str(e.response.get("Error", {}).get("Code", ""))
         status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable")
-    return True  # connection errors, timeouts, short reads
+        return status >= 500 or code in ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
+                                         "Throttling", "ThrottlingException", "RequestTimeTooSkewed")
+    if isinstance(e, ConnectionError | ConnectionClosedError | ReadTimeoutError | HTTPClientError
+                  | IncompleteReadError | ResponseStreamingError):
+        return True
+    return isinstance(e, OSError)  # a short read, a connection reset
