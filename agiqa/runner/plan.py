@@ -41,7 +41,8 @@ class PassPlan:
 def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
-    from agiqa.storage.roots import check_separate, unsafe_name
+    from agiqa.storage.names import unsafe_name
+    from agiqa.storage.roots import check_separate
 
     check_access(p.input, p.output, job.storage)
     if p.side_input and not is_bookkeeping_of(p.side_input, p.output):

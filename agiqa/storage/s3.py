@@ -5,6 +5,10 @@ Configuration follows the usual AWS ways (environment, profiles, instance roles)
 botocore's "standard" retry mode retries throttling, 5xx and connection errors on every call;
 reads that break mid-stream are retried here too (see `ranged_file.py`). Messages never carry
 credentials.
+
+A store is opened for one root (`open_store(root)`); every write, commit, temp file and delete is
+checked to lie under it with a safe relative key (`names.check_inside`): S3 itself would take
+`a/../../x` as a key, but a copy of the bucket onto a disk would not.
 """
 
 from __future__ import annotations
@@ -14,16 +18,17 @@ import os
 import tempfile
 
 from agiqa.storage.base import ShardInfo, StorageError
+from agiqa.storage.names import check_inside
 from agiqa.storage.s3_errors import describe_error, error_code
 from agiqa.storage.uri import is_s3, split_s3
 
 
 class S3Store:
-    def __init__(self, cfg):
+    def __init__(self, cfg, root: str | None = None):
         import boto3
         from botocore.config import Config
 
-        self.cfg = cfg
+        self.cfg, self.root = cfg, root  # root: where writes may go; None: nowhere
         session = boto3.session.Session(profile_name=cfg.profile) if cfg.profile else boto3.session.Session()
         region = cfg.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         endpoint = cfg.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -85,6 +90,7 @@ class S3Store:
     def temp_path_for(self, uri: str) -> str:
         """A staging file in agiqa's own folder, named with this process's id, so a rerun after a
         killed job finds and removes what the dead process left (`clean_staging`)."""
+        check_inside(self.root, uri)
         d = staging_dir()
         d.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".upload.tmp", dir=d)
@@ -97,6 +103,7 @@ class S3Store:
 
         bucket, prefix = split_s3(root)
         key = "/".join(p for p in (prefix.strip("/"), "_agiqa", f".write-probe-{uuid.uuid4().hex}") if p)
+        check_inside(self.root, f"s3://{bucket}/{key}")
         try:
             self.client.put_object(Bucket=bucket, Key=key, Body=b"")
         except Exception as e:
@@ -110,6 +117,7 @@ class S3Store:
         """One PUT, or one multipart upload completed at the end (boto3 aborts it on failure)."""
         bucket, key = split_s3(uri)
         try:
+            check_inside(self.root, uri)
             self.client.upload_file(local_path, bucket, key)
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
@@ -135,6 +143,7 @@ class S3Store:
             return None
 
     def write_json(self, uri: str, data: dict) -> None:
+        check_inside(self.root, uri)
         bucket, key = split_s3(uri)
         body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         try:
@@ -143,6 +152,7 @@ class S3Store:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
 
     def delete(self, uri: str) -> None:
+        check_inside(self.root, uri)
         bucket, key = split_s3(uri)
         try:
             self.client.delete_object(Bucket=bucket, Key=key)
@@ -205,7 +215,7 @@ def check_access(input_root: str, output_root: str, storage_cfg) -> None:
     roots = [(input_root, "input"), (output_root, "output")]
     s3_roots = [(r, role) for r, role in roots if is_s3(r)]
     if s3_roots:
-        store = S3Store(storage_cfg)
+        store = S3Store(storage_cfg, root=output_root if is_s3(output_root) else None)
         for r, role in s3_roots:
             store.check_bucket(r, role)
         if is_s3(output_root):
