@@ -30,8 +30,12 @@ class ReduceContext:
         return self.job.open_store(root, self.job.storage)
 
     def shard_names(self, root: str) -> list[str]:
-        """Relative names of the `*.parquet` shards under `root`, sorted (bookkeeping under `_agiqa/` left out)."""
-        return sorted(s.rel for s in self.store(root).list_shards(root) if not s.rel.startswith("_agiqa/"))
+        """Relative names of the `*.parquet` shards under `root`, sorted (bookkeeping under `_agiqa/` left out,
+        and names the passes refuse: a reduce sees the shards a pass runs, never reads a manifest outside it)."""
+        from agiqa.storage.names import unsafe_name
+
+        return sorted(s.rel for s in self.store(root).list_shards(root)
+                      if not s.rel.startswith("_agiqa/") and not unsafe_name(s.rel))
 
     def scan(self, root: str, columns: list[str], shards: list[str] | None = None) -> Iterator:
         """`pyarrow.Table` batches holding only `columns`, over every shard under `root` (or `shards`),
@@ -40,6 +44,7 @@ class ReduceContext:
         import pyarrow.parquet as pq
 
         from agiqa.errors import DataError
+        from agiqa.storage.names import shown
         from agiqa.storage.uri import join
 
         store = self.store(root)
@@ -48,7 +53,7 @@ class ReduceContext:
                 pf = pq.ParquetFile(f)
                 missing = [c for c in columns if c not in pf.schema_arrow.names]
                 if missing:
-                    raise DataError(f"shard {rel} under {root} has no column(s) {', '.join(missing)}")
+                    raise DataError(f"shard {shown(rel)} under {root} has no column(s) {', '.join(missing)}")
                 for batch in pf.iter_batches(batch_size=self.batch_rows, columns=columns):
                     yield pa.Table.from_batches([batch])
 

@@ -88,6 +88,10 @@ class JobSummary(RowCounts):
         return d
 
     def table(self) -> str:
+        """The summary for a terminal; names and reasons with control characters are repr-quoted, so a
+        shard named `x\n  FAILED ...` shows as one quoted name, never as a line of its own."""
+        from agiqa.storage.names import shown
+
         rows = [
             ("shards", f"{self.shards_total} total: {self.shards_done} done, {self.shards_skipped} skipped "
                        f"(already committed), {self.shards_failed} failed"),
@@ -102,7 +106,7 @@ class JobSummary(RowCounts):
         rows += [(f"reduce {name}", _brief(result)) for name, result in self.reduced.items()]
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
-            lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
+            lines.append(f"  FAILED  {shown(f['shard'])} after {f['attempts']} attempt(s): {shown(f['reason'])}")
         if self.all_rows_failed:
             lines.append(f"  FAILED  every one of the {self.rows} rows read has status=error (see the `error` column)")
         return "\n".join(lines)
