@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from agiqa.storage.base import ShardInfo, StorageError
 from agiqa.storage.names import check_inside
 from agiqa.storage.s3_errors import describe_error, error_code
+from agiqa.storage.staging import clean_staging, staging_path
 from agiqa.storage.uri import is_s3, split_s3
 
 
@@ -88,14 +88,10 @@ class S3Store:
                             max_attempts=self.cfg.max_attempts)
 
     def temp_path_for(self, uri: str) -> str:
-        """A staging file in agiqa's own folder, named with this process's id, so a rerun after a
-        killed job finds and removes what the dead process left (`clean_staging`)."""
+        """A staging file in agiqa's own folder, named with this host and process, so a rerun after a
+        killed job finds and removes what the dead process left, and only that (`staging.py`)."""
         check_inside(self.root, uri)
-        d = staging_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".upload.tmp", dir=d)
-        os.close(fd)
-        return path
+        return staging_path()
 
     def probe_write(self, root: str) -> None:
         """Write and delete a small object under `root`: refuse a read-only output before any work."""
@@ -175,39 +171,6 @@ class S3Store:
             self.client.head_bucket(Bucket=bucket)
         except Exception as e:
             raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
-
-
-def staging_dir():
-    from agiqa.paths import cache_dir
-
-    return cache_dir() / "staging"
-
-
-def clean_staging() -> int:
-    """Remove staging files left by processes that no longer run (a killed job); returns how many."""
-    removed = 0
-    d = staging_dir()
-    if not d.is_dir():
-        return 0
-    for p in d.glob("*.upload.tmp"):
-        pid = p.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                p.unlink()
-                removed += 1
-            except OSError:
-                pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_access(input_root: str, output_root: str, storage_cfg) -> None:
