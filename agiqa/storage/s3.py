@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 
+from agiqa.errors import UnsafeNameError
 from agiqa.storage.base import ShardInfo, StorageError
 from agiqa.storage.names import check_inside
 from agiqa.storage.s3_errors import describe_error, error_code
@@ -113,8 +114,10 @@ class S3Store:
         """One PUT, or one multipart upload completed at the end (boto3 aborts it on failure)."""
         bucket, key = split_s3(uri)
         try:
-            check_inside(self.root, uri)
+            check_inside(self.root, uri)  # raises UnsafeNameError as it is: a refusal, not a storage fault
             self.client.upload_file(local_path, bucket, key)
+        except UnsafeNameError:
+            raise
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
         finally:

@@ -100,6 +100,9 @@ def test_symlinks_out_of_the_input_are_refused_and_reported_by_default(tmp_path)
     assert "--follow-symlinks" in summary.skipped[0].reason
     ids = pq.read_table(tmp_path / "out" / "part-00000.parquet").column("id").to_pylist()
     assert summary.ok and ids == ["inside.png", "mine.png"]
+    (tmp_path / "via").symlink_to(src)  # an input root given through a link: its files are inside it
+    again = ingest({"input": str(tmp_path / "via"), "output": str(tmp_path / "out2")})
+    assert [s.item for s in again.skipped] == ["link.png"] and again.rows_written == 2
 
 
 def test_follow_symlinks_ingests_them_when_asked(tmp_path, capsys):

@@ -79,6 +79,12 @@ def test_an_s3_store_refuses_keys_outside_its_prefix(moto_s3, tmp_path, monkeypa
             store.write_json(uri, {"a": 1})
         with pytest.raises(UnsafeNameError):
             store.delete(uri)
+        (tmp_path / "staged").write_bytes(b"x")
+        with pytest.raises(UnsafeNameError):
+            store.commit_file(str(tmp_path / "staged"), uri)
+        assert not (tmp_path / "staged").exists()  # consumed, as on any other outcome
+        with pytest.raises(UnsafeNameError):
+            store.temp_path_for(uri)
     store.write_json(f"s3://{bucket}/out/_agiqa/ok.json", {"a": 1})
     keys = [o["Key"] for o in moto_s3.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert keys == ["out/_agiqa/ok.json"]
