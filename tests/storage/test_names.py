@@ -164,3 +164,16 @@ def test_a_newline_in_a_shard_name_cannot_forge_a_summary_line():
     lines = s.table().splitlines()
     assert not any(ln.startswith("  rows    1000000") for ln in lines)
     assert [ln for ln in lines if "FAILED" in ln] == [f"  FAILED  {forged!r} after 0 attempt(s): 'refused: bad\\nname'"]
+
+
+def test_score_over_a_local_folder_refuses_a_shard_whose_name_forges_summary_lines(tmp_path):
+    src = tmp_path / "in"
+    write_shard(src / "good.parquet", [1, 2], ["a", "b"])
+    forged = "x.parquet\n  FAILED  nothing; every shard done\n  rows    999 ok\nz.parquet"
+    write_shard(src / forged, [3], ["c"])
+    summary = score(fake_config(src, tmp_path / "out"))
+    assert summary.shards_done == 1 and [f["shard"] for f in summary.failed] == [forged]
+    assert summary.failed[0]["reason"] == "refused: relative name has control characters"
+    lines = summary.table().splitlines()
+    assert not any(ln.startswith(("  rows    999", "  FAILED  nothing", "z.parquet")) for ln in lines)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.parquet")) == ["good.parquet"]
