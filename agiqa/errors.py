@@ -14,6 +14,11 @@ class DataError(AgiqaError):
     """Input data that cannot be used as given (no rows, missing columns)."""
 
 
+class UnsafeNameError(DataError):
+    """A name that would put a file outside the root its store was opened for (`..`, `//`, a leading
+    `/`, control characters, a symlink out): refused, never written."""
+
+
 class ClusterError(AgiqaError):
     """The Ray cluster cannot be reached or cannot start the job's actors."""
 

@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--verify", choices=["decode", "header"], help="Check images by full decode (default) or header.")
     p.add_argument("--workers", type=int, help="Output shards written at once (default 4).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo committed output shards.")
+    p.add_argument("--follow-symlinks", action="store_true", default=None,
+                   help="Ingest symlinks to files outside the input (default: refused, reported per file).")
 
 
 def run(args) -> int:
@@ -31,16 +33,17 @@ def run(args) -> int:
     import sys
 
     from agiqa.api import ingest
+    from agiqa.storage.names import shown
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     given = {k: v for k, v in {
         "input": args.input, "output": args.output, "format": args.format, "table": args.table,
         "file_column": args.file_column, "prompt_column": args.prompt_column, "id_column": args.id_column,
         "image_column": args.image_column, "rows_per_shard": args.rows_per_shard, "verify": args.verify,
-        "workers": args.workers, "overwrite": args.overwrite}.items() if v is not None}
+        "workers": args.workers, "overwrite": args.overwrite, "follow_symlinks": args.follow_symlinks}.items() if v is not None}
     summary = ingest(given)
     for rel, why in summary.shards_failed.items():
-        print(f"agiqa ingest: shard {rel} failed: {why}", file=sys.stderr)
+        print(f"agiqa ingest: shard {shown(rel)} failed: {shown(why)}", file=sys.stderr)
     if summary.duplicate_ids:
         print(f"agiqa ingest: ids repeat across shards ({', '.join(map(repr, summary.duplicate_ids[:5]))}); "
               "give --id-column, or ingest shards whose keys are unique", file=sys.stderr)

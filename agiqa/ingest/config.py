@@ -41,6 +41,9 @@ class IngestConfig(StrictModel):
                               "header is read (faster; a truncated file is then caught at scoring).")
     workers: int = Field(4, ge=1, le=256, description="Output shards written at once (threads).")
     overwrite: bool = Field(False, description="Redo output shards that are already committed.")
+    follow_symlinks: bool = Field(
+        False, description="Ingest local files that are symlinks to places outside the input root (default: "
+                           "refused and reported per file as symlink_outside_input).")
     images: ImageLimits = Field(default_factory=ImageLimits)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 

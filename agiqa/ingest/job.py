@@ -19,6 +19,7 @@ from agiqa.ingest.report import REPORT_NAME, IngestSummary, Skip
 from agiqa.ingest.shards import OutputShard
 from agiqa.runner.manifest import identity_hash
 from agiqa.storage.layout import LEGACY_STATE_DIR, MANIFESTS_DIR, state_uri
+from agiqa.storage.names import shown
 from agiqa.storage.uri import join, manifest_uri
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def manifest_of(output: str, rel: str) -> str:
 
 def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     """Ingest `cfg.input` into `cfg.output`; returns the summary (also written as the report)."""
+    from agiqa.ingest.inputs import InputView
     from agiqa.runner.lease import OutputLease
     from agiqa.storage import check_access
     from agiqa.storage import open_store as default_open
@@ -41,7 +43,8 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     open_store = open_store or default_open
     t0 = time.perf_counter()
     check_access(cfg.input, cfg.output, cfg.storage)
-    in_store, out_store = open_store(cfg.input, cfg.storage), open_store(cfg.output, cfg.storage)
+    in_store = InputView(open_store(cfg.input, cfg.storage), cfg.input, cfg.follow_symlinks)
+    out_store = open_store(cfg.output, cfg.storage)
     ident = identity_hash({"ingest": cfg.model_dump(exclude={"workers", "overwrite", "storage"})})
     with OutputLease(out_store, cfg.output, ident):  # one writer per output, as for score and filter
         return _run(cfg, in_store, out_store, t0)
@@ -52,8 +55,8 @@ def _run(cfg: IngestConfig, in_store, out_store, t0: float) -> IngestSummary:
 
     plan = plan_ingest(cfg, in_store)
     summary = IngestSummary(cfg.input, cfg.output, plan.format, shards_total=len(plan.shards))
-    summary.skipped.extend(plan.skipped)
-    settings = cfg.model_dump(exclude={"input", "output", "workers", "overwrite", "storage"})
+    summary.skipped.extend(in_store.refused + plan.skipped)
+    settings = cfg.model_dump(exclude={"input", "output", "workers", "overwrite", "storage", "follow_symlinks"})
     todo, done = [], []
     for shard in plan.shards:
         shard.identity = {"format": plan.format, "settings": settings, "schema": shard.schema.to_string(),
@@ -75,7 +78,7 @@ def _run(cfg: IngestConfig, in_store, out_store, t0: float) -> IngestSummary:
         try:
             return shard, write_shard(shard, cfg, out_store), None
         except Exception as e:
-            log.debug("ingest shard %s failed", shard.rel, exc_info=True)
+            log.debug("ingest shard %s failed", shown(shard.rel), exc_info=True)
             return shard, None, f"{type(e).__name__}: {e}"
 
     with ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="agiqa-ingest") as pool:

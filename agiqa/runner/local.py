@@ -20,6 +20,7 @@ from agiqa.runner.reduce import passes_of
 from agiqa.runner.shard import ShardIO
 from agiqa.runner.stream import ShardStreamer, prepare_workers
 from agiqa.runner.summary import JobSummary
+from agiqa.storage.names import shown
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
                 try:
                     report = future.result()
                 except Exception as e:  # the stage broke on this shard: try again
-                    log.debug("shard %s failed", shard.rel, exc_info=True)
+                    log.debug("shard %s failed", shown(shard.rel), exc_info=True)
                     if ledger.attempt_failed(shard.rel, one_line(e)):
                         todo.appendleft(shard)
                     continue

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from agiqa.runner.progress import Progress
 from agiqa.runner.summary import JobSummary
+from agiqa.storage.names import shown
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def record_plan(summary: JobSummary, plan) -> None:
                        getattr(plan.pass_.stage, "input_handling", None))
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
     for shard, why in plan.refused:
-        log.warning("shard %r refused: %s", shard.rel, why)
+        log.warning("shard %s refused: %s", shown(shard.rel), why)
         summary.failed.append({"shard": shard.rel, "reason": f"refused: {why}", "attempts": 0})
     if plan.redone:
         log.info("%d committed shard(s) under %s redone: their input (or a cutoff) changed since (first: %r)",
@@ -62,7 +63,7 @@ class ShardLedger:
 
     def attempt_failed(self, rel: str, reason: str, actors_alive: int | None = None) -> bool:
         """Charge one attempt; True when the shard should be tried again."""
-        log.warning("shard %s failed: %s", rel, reason)
+        log.warning("shard %s failed: %s", shown(rel), shown(reason))
         self.attempts[rel] += 1
         self.reasons[rel].append(reason)
         if self.attempts[rel] < self.max_attempts:

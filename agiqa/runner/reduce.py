@@ -30,10 +30,12 @@ class ReduceContext:
         return self.job.open_store(root, self.job.storage)
 
     def shard_names(self, root: str) -> list[str]:
-        """Relative names of the `*.parquet` shards under `root`, sorted."""
+        """Relative names of the `*.parquet` shards under `root`, sorted (an agiqa 0.1 `_agiqa/` left out,
+        and names the passes refuse: a reduce sees the shards a pass runs)."""
         from agiqa.storage.layout import data_shards
+        from agiqa.storage.names import unsafe_name
 
-        return sorted(s.rel for s in data_shards(self.store(root), root))
+        return sorted(s.rel for s in data_shards(self.store(root), root) if not unsafe_name(s.rel))
 
     def scan(self, root: str, columns: list[str], shards: list[str] | None = None) -> Iterator:
         """`pyarrow.Table` batches holding only `columns`, over every shard under `root` (or `shards`),
@@ -42,6 +44,7 @@ class ReduceContext:
         import pyarrow.parquet as pq
 
         from agiqa.errors import DataError
+        from agiqa.storage.names import shown
         from agiqa.storage.uri import join
 
         store = self.store(root)
@@ -50,7 +53,7 @@ class ReduceContext:
                 pf = pq.ParquetFile(f)
                 missing = [c for c in columns if c not in pf.schema_arrow.names]
                 if missing:
-                    raise DataError(f"shard {rel} under {root} has no column(s) {', '.join(missing)}")
+                    raise DataError(f"shard {shown(rel)} under {root} has no column(s) {', '.join(missing)}")
                 for batch in pf.iter_batches(batch_size=self.batch_rows, columns=columns):
                     yield pa.Table.from_batches([batch])
 

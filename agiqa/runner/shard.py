@@ -328,7 +328,7 @@ def _sha256(path: str) -> str:
 
 def refused(shard: ShardInfo, opened: OpenedShard | None) -> ShardReport | None:
     """A report with ok=False when the shard cannot be run (unsafe name, unreadable, missing columns)."""
-    from agiqa.storage.roots import unsafe_name
+    from agiqa.storage.names import unsafe_name
 
     report = ShardReport(shard=shard.rel, ok=False)
     if why := unsafe_name(shard.rel):  # planning refuses these; never write one, whoever asks

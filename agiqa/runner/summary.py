@@ -94,6 +94,10 @@ class JobSummary(RowCounts):
         return d
 
     def table(self) -> str:
+        """The summary for a terminal; names and reasons with control characters are repr-quoted, so a
+        shard named `x\n  FAILED ...` shows as one quoted name, never as a line of its own."""
+        from agiqa.storage.names import shown
+
         rows = [
             ("shards", f"{self.shards_total} total: {self.shards_done} done, {self.shards_skipped} skipped "
                        f"(already committed), {self.shards_failed} failed"),
@@ -111,7 +115,7 @@ class JobSummary(RowCounts):
                  for out, rels in self.orphaned.items()]
         lines = ["job summary", "-" * 11] + [f"  {k:7s} {v}" for k, v in rows]
         for f in self.failed:
-            lines.append(f"  FAILED  {f['shard']} after {f['attempts']} attempt(s): {f['reason']}")
+            lines.append(f"  FAILED  {shown(f['shard'])} after {f['attempts']} attempt(s): {shown(f['reason'])}")
         if self.write_error:
             lines.append(f"  ERROR   the summary was not written: {self.write_error}")
         if self.all_rows_failed:

@@ -1,7 +1,8 @@
 """One storage layer for local folders and s3:// prefixes: list, stream-read, write atomically.
 
-`open_store(uri, storage_cfg)` returns a `LocalStore` or an `S3Store`; both speak the `Store`
-protocol in `base.py`, so the shard runner never knows which it has.
+`open_store(uri, storage_cfg)` returns a `LocalStore` or an `S3Store` opened for root `uri`; both
+speak the `Store` protocol in `base.py`, so the shard runner never knows which it has. Reads go
+anywhere; writes only under the root the store was opened for (`names.check_inside`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ def open_store(uri: str, storage_cfg=None):
         from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import S3Store
 
-        return S3Store(storage_cfg or StorageConfig())
+        return S3Store(storage_cfg or StorageConfig(), root=uri)
     from agiqa.storage.local import LocalStore
 
-    return LocalStore()
+    return LocalStore(root=uri)
 
 
 def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
@@ -43,5 +44,5 @@ def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
     if not is_s3(output_root):
         from agiqa.storage.local import LocalStore
 
-        LocalStore().probe_write(output_root)
-        LocalStore().probe_write(state)
+        LocalStore(root=output_root).probe_write(output_root)
+        LocalStore(root=state).probe_write(state)

@@ -1,4 +1,9 @@
-"""Local folders: temp file in the destination folder + os.replace (atomic on POSIX)."""
+"""Local folders: temp file in the destination folder + os.replace (atomic on POSIX).
+
+A store is opened for one root (`open_store(root)`); every write, commit, temp file and delete
+is checked to lie under it (`names.check_inside`), so a name from a listing (`..`, a symlink in
+the output) can never make any job write outside its output.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ import tempfile
 from pathlib import Path
 
 from agiqa.storage.base import ShardInfo, StorageError
+from agiqa.storage.names import check_inside
 
 
 class LocalStore:
+    def __init__(self, root: str | None = None):
+        self.root = None if root is None else str(root)  # where writes may go; None: nowhere
+
     def list_shards(self, root: str) -> list[ShardInfo]:
         return self.list_files(root, (".parquet",), skip_hidden=False)
 
@@ -44,6 +53,7 @@ class LocalStore:
         return open(uri, "rb")  # noqa: SIM115 - the caller owns it
 
     def temp_path_for(self, uri: str) -> str:
+        check_inside(self.root, uri)
         d = os.path.dirname(os.path.abspath(uri))
         os.makedirs(d, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="." + os.path.basename(uri) + ".", suffix=".tmp", dir=d)
@@ -52,6 +62,7 @@ class LocalStore:
 
     def probe_write(self, root: str) -> None:
         """Refuse an output that is a file, or a folder this process cannot write, before any work."""
+        check_inside(self.root, os.path.join(root, ".agiqa-write-probe"))
         p = Path(root)
         if p.exists() and not p.is_dir():
             raise StorageError(f"output {root} is a file, not a folder")
@@ -64,12 +75,14 @@ class LocalStore:
             raise StorageError(f"output {root}: cannot write there ({e.strerror or e})") from None
 
     def delete(self, uri: str) -> None:
+        check_inside(self.root, uri)
         try:
             os.unlink(uri)
         except FileNotFoundError:
             pass
 
     def commit_file(self, local_path: str, uri: str) -> None:
+        check_inside(self.root, uri)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(local_path, 0o666 & ~umask)  # mkstemp made it 0600; outputs are ordinary files

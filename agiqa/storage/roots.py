@@ -6,15 +6,16 @@ its input would overwrite or re-read its own results, so it is refused before an
 
 A shard's relative name comes from the store's listing; S3 keys may hold `..`, a leading `/`,
 empty segments or control characters, which joined onto a local folder would land outside the
-output root. Such names are refused shard by shard.
+output root. Such names are refused shard by shard, by the one rule in `names.py` (re-exported here).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from agiqa.errors import ConfigError
+from agiqa.storage.names import unsafe_name  # noqa: F401 - the one rule, re-exported for older imports
 from agiqa.storage.uri import is_s3, split_s3
 
 
@@ -42,21 +43,3 @@ def check_separate(input_root: str, output_root: str, what: str = "input") -> No
     if overlap(input_root, output_root):
         raise ConfigError(f"output {output_root} overlaps the {what} {input_root}: the job would overwrite or "
                           f"re-read its own outputs; choose an output outside the {what}")
-
-
-def unsafe_name(rel: str) -> str | None:
-    """Why relative name `rel` cannot be written under an output root, or None when it can."""
-    if not rel:
-        return "empty relative name"
-    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
-        return "relative name has control characters"
-    if rel.startswith("/") or "\\" in rel:
-        return "relative name is absolute or has backslashes"
-    parts = rel.split("/")
-    if any(p == "" for p in parts):
-        return "relative name has empty path segments ('//')"
-    if any(p in (".", "..") for p in parts):
-        return "relative name has '.' or '..' segments"
-    if PurePosixPath(rel).is_absolute():
-        return "relative name is absolute"
-    return None

@@ -5,25 +5,31 @@ Configuration follows the usual AWS ways (environment, profiles, instance roles)
 botocore's "standard" retry mode retries throttling, 5xx and connection errors on every call;
 reads that break mid-stream are retried here too (see `ranged_file.py`). Messages never carry
 credentials.
+
+A store is opened for one root (`open_store(root)`); every write, commit, temp file and delete is
+checked to lie under it with a safe relative key (`names.check_inside`): S3 itself would take
+`a/../../x` as a key, but a copy of the bucket onto a disk would not.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 
+from agiqa.errors import UnsafeNameError
 from agiqa.storage.base import ShardInfo, StorageError
+from agiqa.storage.names import check_inside
 from agiqa.storage.s3_errors import describe_error, error_code
+from agiqa.storage.staging import clean_staging, staging_path
 from agiqa.storage.uri import is_s3, split_s3
 
 
 class S3Store:
-    def __init__(self, cfg):
+    def __init__(self, cfg, root: str | None = None):
         import boto3
         from botocore.config import Config
 
-        self.cfg = cfg
+        self.cfg, self.root = cfg, root  # root: where writes may go; None: nowhere
         session = boto3.session.Session(profile_name=cfg.profile) if cfg.profile else boto3.session.Session()
         region = cfg.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         endpoint = cfg.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -83,13 +89,10 @@ class S3Store:
                             max_attempts=self.cfg.max_attempts)
 
     def temp_path_for(self, uri: str) -> str:
-        """A staging file in agiqa's own folder, named with this process's id, so a rerun after a
-        killed job finds and removes what the dead process left (`clean_staging`)."""
-        d = staging_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".upload.tmp", dir=d)
-        os.close(fd)
-        return path
+        """A staging file in agiqa's own folder, named with this host and process, so a rerun after a
+        killed job finds and removes what the dead process left, and only that (`staging.py`)."""
+        check_inside(self.root, uri)
+        return staging_path()
 
     def probe_write(self, root: str) -> None:
         """Write and delete a small object under `root`: refuse a read-only output before any work."""
@@ -97,6 +100,7 @@ class S3Store:
 
         bucket, prefix = split_s3(root)
         key = "/".join(p for p in (prefix.strip("/"), f".agiqa-write-probe-{uuid.uuid4().hex}") if p)
+        check_inside(self.root, f"s3://{bucket}/{key}")
         try:
             self.client.put_object(Bucket=bucket, Key=key, Body=b"")
         except Exception as e:
@@ -110,7 +114,10 @@ class S3Store:
         """One PUT, or one multipart upload completed at the end (boto3 aborts it on failure)."""
         bucket, key = split_s3(uri)
         try:
+            check_inside(self.root, uri)  # raises UnsafeNameError as it is: a refusal, not a storage fault
             self.client.upload_file(local_path, bucket, key)
+        except UnsafeNameError:
+            raise
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
         finally:
@@ -135,6 +142,7 @@ class S3Store:
             return None
 
     def write_json(self, uri: str, data: dict) -> None:
+        check_inside(self.root, uri)
         bucket, key = split_s3(uri)
         body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         try:
@@ -143,6 +151,7 @@ class S3Store:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
 
     def delete(self, uri: str) -> None:
+        check_inside(self.root, uri)
         bucket, key = split_s3(uri)
         try:
             self.client.delete_object(Bucket=bucket, Key=key)
@@ -179,45 +188,12 @@ class S3Store:
             raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
 
 
-def staging_dir():
-    from agiqa.paths import cache_dir
-
-    return cache_dir() / "staging"
-
-
-def clean_staging() -> int:
-    """Remove staging files left by processes that no longer run (a killed job); returns how many."""
-    removed = 0
-    d = staging_dir()
-    if not d.is_dir():
-        return 0
-    for p in d.glob("*.upload.tmp"):
-        pid = p.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                p.unlink()
-                removed += 1
-            except OSError:
-                pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def check_access(input_root: str, output_root: str, storage_cfg) -> None:
     """Fail fast, with one clear message, before any work starts."""
     roots = [(input_root, "input"), (output_root, "output")]
     s3_roots = [(r, role) for r, role in roots if is_s3(r)]
     if s3_roots:
-        store = S3Store(storage_cfg)
+        store = S3Store(storage_cfg, root=output_root if is_s3(output_root) else None)
         for r, role in s3_roots:
             store.check_bucket(r, role)
         if is_s3(output_root):

@@ -8,13 +8,12 @@ number of groups, not rows. Errors about columns come before any shard is read.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import time
 
 from agiqa.audit.collect import AuditSpec, Collected, collect, thumbnails
+from agiqa.audit.csv_cells import csv_bytes
 from agiqa.audit.numbers import CSV_FIELDS, audit_numbers, compare_numbers, csv_rows
 from agiqa.config.audit_job import AuditJobConfig
 from agiqa.errors import ConfigError, DataError
@@ -22,13 +21,21 @@ from agiqa.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 
-def _shards(store, root: str) -> list:
-    """A job's committed shards (through its manifests), or every shard of a plain folder."""
+def _shards(store, root: str, refused: list[dict]) -> list:
+    """A job's committed shards (through its manifests), or every shard of a plain folder; those with
+    unsafe names (the one rule every job kind uses) are left out and added to `refused` with why, so
+    the report never carries a name that forges a line."""
     from agiqa.storage.layout import committed_shards
+    from agiqa.storage.names import shown, unsafe_name
 
-    shards = committed_shards(store, root)
+    listed = committed_shards(store, root)
+    for s in listed:
+        if why := unsafe_name(s.rel):
+            log.warning("audit: shard %s refused: %s", shown(s.rel), why)
+            refused.append({"shard": s.uri, "reason": f"refused: {why}"})
+    shards = [s for s in listed if not unsafe_name(s.rel)]
     if not shards:
-        raise DataError(f"no *.parquet shards under {root}")
+        raise DataError(f"no *.parquet shards under {root}" + (f" ({len(refused)} refused)" if refused else ""))
     return shards
 
 
@@ -65,14 +72,6 @@ def _write_bytes(store, uri: str, data: bytes) -> None:
     store.commit_file(tmp, uri)
 
 
-def _csv(rows: list[dict], fields: list[str]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue().encode()
-
-
 def _collect(store, root: str, shards: list, spec: AuditSpec, progress: bool) -> Collected:
     t0, done = time.perf_counter(), [0]
 
@@ -94,13 +93,14 @@ def run_audit(cfg: AuditJobConfig) -> dict:
     for root in filter(None, (cfg.input, cfg.compare, cfg.images)):
         check_separate(root, cfg.output, what="input" if root == cfg.input else "root read")
     store = open_store(cfg.input, cfg.storage)
-    shards = _shards(store, cfg.input)
+    refused: list[dict] = []
+    shards = _shards(store, cfg.input, refused)
     names = _schema(store, shards[0]).names
     spec = _spec(cfg, names, cfg.input)
     other = None
     if cfg.compare:
         ostore = open_store(cfg.compare, cfg.storage)
-        oshards = _shards(ostore, cfg.compare)
+        oshards = _shards(ostore, cfg.compare, refused)
         _spec(cfg.model_copy(update={"aspects": spec.aspects}), _schema(ostore, oshards[0]).names, cfg.compare)
     from agiqa.audit.figures import _plt
 
@@ -142,25 +142,31 @@ def run_audit(cfg: AuditJobConfig) -> dict:
     _write_bytes(out, files["report"], html.encode())
     for name, png in figs.items():
         _write_bytes(out, join(cfg.output, f"figures/{figure_file(name)}.png"), png)
-    out.write_json(files["numbers"], {**numbers, "compare": comparison, "input": cfg.input, "other": cfg.compare})
-    _write_bytes(out, files["csv"], _csv(csv_rows(numbers), CSV_FIELDS))
+    out.write_json(files["numbers"], {**numbers, "compare": comparison, "input": cfg.input, "other": cfg.compare,
+                                      "refused": refused})
+    _write_bytes(out, files["csv"], csv_bytes(csv_rows(numbers), CSV_FIELDS))
     if comparison is not None:
         files["compare_csv"] = join(cfg.output, "compare.csv")
-        _write_bytes(out, files["compare_csv"], _csv(comparison, list(comparison[0]) if comparison else ["group"]))
+        _write_bytes(out, files["compare_csv"], csv_bytes(comparison, list(comparison[0]) if comparison else ["group"]))
     seconds = time.perf_counter() - t0
     return {"numbers": numbers, "compare": comparison, "files": files, "rows": numbers["rows"],
-            "thumbnails": len(thumbs), "thumbnails_missing": missing, "seconds": seconds}
+            "thumbnails": len(thumbs), "thumbnails_missing": missing, "seconds": seconds, "refused": refused}
 
 
 def summary_line(result: dict) -> str:
+    from agiqa.storage.names import shown
+
     flags = [r for r in result["compare"] or [] if r["flag"]]
     mixed = {a: s for a, s in result["numbers"].get("sources", {}).items() if len(s) > 1}
     split = ("; reported per source, never pooled: " + "; ".join(f"{a} ({', '.join(s)})" for a, s in mixed.items())
              if mixed else "")
+    refused = result.get("refused") or []
     return (f"audit: {result['rows']} rows, {len(result['numbers']['groups'])} group(s){split}, "
             f"{result['thumbnails']} thumbnail(s)"
             + (f" (WARNING: {result['thumbnails_missing'][0]})" if not result["thumbnails"] and result.get(
                 "thumbnails_missing") else "")
             + f", {result['seconds']:.1f} s -> {result['files']['report']}"
             + (f"; {len(flags)} flagged difference(s): " + json.dumps(
-                [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else ""))
+                [f"{r['group']} {r['aspect']} {r['flag']}" for r in flags]) if result["compare"] is not None else "")
+            + (f"; {len(refused)} shard(s) refused: " + ", ".join(shown(r["shard"]) for r in refused[:5])
+               + (", ..." if len(refused) > 5 else "") if refused else ""))

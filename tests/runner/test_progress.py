@@ -15,7 +15,7 @@ def test_rows_are_reported_batch_by_batch_within_a_shard(tmp_path, caplog):
     write_shard(tmp_path / "in" / "s.parquet", list(range(10)))
     progress = Progress(total=1, enabled=True, every_s=0.0)
     assert progress.bar is None  # not a terminal: log lines only
-    store = LocalStore()
+    store = LocalStore(str(tmp_path / "out"))  # opened for the output: writes go only there
     shard = store.list_shards(str(tmp_path / "in"))[0]
     io = ShardIO(ScoreStage(FakeMethod()), str(tmp_path / "out"), store, store, read_batch_rows=4,
                  on_rows=progress.add_rows)

@@ -82,17 +82,36 @@ def test_output_that_is_a_file_is_refused(small_shards, tmp_path):
 
 
 def test_staging_files_of_dead_processes_are_cleaned_by_the_next_s3_job(s3_env, small_shards, tmp_path, monkeypatch):
+    """Only this host's files of processes that no longer run: a home folder shared by two hosts holds
+    the other host's uploads too, whose pids mean nothing here (one of them is this test's own pid)."""
+    from agiqa.storage.staging import this_host
+
     monkeypatch.setenv("AGIQA_CACHE_DIR", str(tmp_path / "cache"))
     staging = tmp_path / "cache" / "staging"
     staging.mkdir(parents=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale, live = staging / f"{dead.stdout.strip()}-x.upload.tmp", staging / f"{os.getpid()}-y.upload.tmp"
-    stale.write_bytes(b"left by a killed job")
-    live.write_bytes(b"in use")
+    dead_pid, host = dead.stdout.strip(), this_host()
+    stale = staging / f"{host}~{dead_pid}~x.upload.tmp"
+    kept = [staging / f"{host}~{os.getpid()}~y.upload.tmp",  # this host, a live process
+            staging / f"other-host~{dead_pid}~z.upload.tmp",  # another host: its pid says nothing here
+            staging / f"other-host~{os.getpid()}~w.upload.tmp",
+            staging / f"{dead_pid}-old.upload.tmp"]  # the older form does not say its host
+    for p in [stale, *kept]:
+        p.write_bytes(b"an upload")
     bucket = s3_env.make_bucket()
     score(fake_config(small_shards, f"s3://{bucket}/out"))
-    assert not stale.exists() and live.exists()
-    assert [p for p in staging.iterdir() if p != live] == []  # the job's own staging files are gone too
+    assert not stale.exists() and all(p.exists() for p in kept)
+    assert sorted(staging.iterdir()) == sorted(kept)  # the job's own staging files are gone too
+
+
+def test_staging_names_carry_host_and_pid(tmp_path, monkeypatch):
+    from agiqa.storage.staging import owner, staging_path, this_host
+
+    monkeypatch.setenv("AGIQA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("socket.gethostname", lambda: "node-7.cluster~x/y")
+    path = staging_path()
+    assert os.path.basename(path).startswith(f"node-7.cluster_x_y~{os.getpid()}~")
+    assert owner(os.path.basename(path)) == (this_host(), os.getpid())
 
 
 def test_no_shards_found_is_an_error_that_says_what_was_looked_for(tmp_path):

@@ -29,6 +29,7 @@ from agiqa.runner.progress import Progress
 from agiqa.runner.ray.actor import StageActor
 from agiqa.runner.reduce import passes_of
 from agiqa.runner.summary import JobSummary
+from agiqa.storage.names import shown
 
 log = logging.getLogger(__name__)
 
@@ -273,16 +274,16 @@ def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLe
             pending.append(s)
             continue
         suspects.discard(s.rel)
-        log.warning("actor %d died after committing %s; counted as done", i, s.rel)
+        log.warning("actor %d died after committing %s; counted as done", i, shown(s.rel))
         ledger.settle(s.rel, {"ok": True, "rows_by_status": m.get("rows_by_status", {}),
                               "rows_out": m.get("rows_out", 0)}, alive)
     if not pending:
         return
     if len(pending) > 1:
         log.warning("actor %d died with %d shards on it (%s): %s; replacing it and retrying them one at a time, "
-                    "uncharged", i, len(pending), ", ".join(s.rel for s in pending), reason)
+                    "uncharged", i, len(pending), ", ".join(shown(s.rel) for s in pending), reason)
         suspects.update(s.rel for s in pending)
         queue.extendleft(reversed(pending))
         return
-    log.warning("actor %d died on shard %s: %s; replacing it", i, pending[0].rel, reason)
+    log.warning("actor %d died on shard %s: %s; replacing it", i, shown(pending[0].rel), reason)
     retry_or_fail(pending[0], f"actor died: {reason}")
