@@ -170,13 +170,8 @@ def _given(flags: dict) -> dict:
 
 def run(args) -> int:
     import logging
-    import os
-    import sys
 
     from agiqa.api import score
-
-    if not sys.stderr.isatty():  # a piped log stays clean: no library progress bars
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("transformers", "httpx", "urllib3", "botocore", "filelock"):
