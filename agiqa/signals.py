@@ -51,8 +51,9 @@ class JobInterrupted(KeyboardInterrupt):
 
 
 def signum_of(e: BaseException) -> int:
-    """The signal behind an interrupt: SIGTERM for `Terminated`, a `JobInterrupted`'s own, else SIGINT."""
-    return getattr(e, "signum", None) or signal.SIGINT
+    """The signal behind an interrupt: SIGTERM for `Terminated`, a `JobInterrupted`'s own, else the one
+    `_handle` received (Ray's C++ calls re-raise a signal's exception as a plain KeyboardInterrupt), else SIGINT."""
+    return getattr(e, "signum", None) or _received or signal.SIGINT
 
 
 def exit_code(e: BaseException) -> int:
