@@ -105,7 +105,7 @@ class Progress:
                 log.info("%s", self.line())
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(min(1.0, self.every_s)):
+        while not self._stop.wait(max(0.05, min(1.0, self.every_s))):
             if time.monotonic() - self.last_log >= self.every_s:
                 self._show()
 
