@@ -28,11 +28,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's help ends with its default: argparse's "(default: X)" unless the help already
-    names one (many defaults are "from --config, else the method's", which X=None would not say)."""
+    names one or says the option is required (many defaults are "from --config, else the method's",
+    which X=None would not say)."""
 
     def _get_help_string(self, action):
         help_ = action.help or ""
-        if "default" in help_.lower() or action.default is argparse.SUPPRESS or not action.option_strings:
+        named = "default" in help_.lower() or "required" in help_.lower() or action.required
+        if named or action.default is argparse.SUPPRESS or not action.option_strings:
             return help_
         if action.default is None:
             return help_ + " (default: not set)"

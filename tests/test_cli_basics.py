@@ -4,6 +4,7 @@ clean piped logs, pickled weights refused in one line."""
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -26,13 +27,14 @@ def test_version():
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_option_shows_its_default_and_none_is_abbreviated(command):
+    """Each option's help names its default (or says it is required)."""
     parser = build_parser([command])
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     assert parser.allow_abbrev is False and sub.allow_abbrev is False
     fmt = HelpFormatter(command)
     missing = [a.option_strings[0] for a in sub._actions
                if a.option_strings and a.help is not argparse.SUPPRESS and not isinstance(a, argparse._HelpAction)
-               and "default" not in (fmt._get_help_string(a) or "").lower()]
+               and not a.required and not re.search("default|required", fmt._get_help_string(a) or "", re.I)]
     assert missing == []
     sub.format_help()  # every "%(default)s" expands
 
