@@ -75,7 +75,8 @@ def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
                     f.cancel()
                 raise
             finally:
-                progress.close()
                 streamer.call(stage.teardown)
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`agiqa.signals`): the engine is stopped by now
         raise interrupted(plan, summary, [s for s, _ in running], e) from None
+    finally:
+        progress.close()  # its heartbeat thread too, whatever stopped the pass (a setup that failed)
