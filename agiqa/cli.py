@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from agiqa.errors import AgiqaError
@@ -25,29 +26,63 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default: argparse's "(default: X)" unless the help already
+    names one or says the option is required (many defaults are "from --config, else the method's",
+    which X=None would not say)."""
+
+    def _get_help_string(self, action):
+        help_ = action.help or ""
+        named = "default" in help_.lower() or "required" in help_.lower() or action.required
+        if named or action.default is argparse.SUPPRESS or not action.option_strings:
+            return help_
+        if action.default is None:
+            return help_ + " (default: not set)"
+        return help_ + " (default: %(default)s)"
+
+
 def _load(name: str):
     module, _ = COMMANDS[name]
     return importlib.import_module(f"agiqa.commands.{module}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="agiqa", description="Score AI-generated images at scale (M3-AGIQA).")
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser, with the arguments of only the subcommand named in `argv` (the others' modules stay
+    unimported: `agiqa eval` must not pay for torch). `build_parser([name])` gives one command's parser."""
+    from agiqa import __version__
+
+    parser = argparse.ArgumentParser(prog="agiqa", description="Score AI-generated images at scale (M3-AGIQA).",
+                                     formatter_class=HelpFormatter, allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"agiqa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (_, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter, allow_abbrev=False)
         if name == chosen:  # import only the module that runs
             _load(name).add_arguments(p)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agiqa import signals
+    from agiqa.quiet import quiet_libraries
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_libraries()  # before any library is imported
+    args = build_parser(argv).parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        build_parser([]).print_help()
         return 2
     try:
-        return int(_load(args.command).run(args) or 0)
-    except KeyboardInterrupt:
-        print("agiqa: interrupted", file=sys.stderr)
-        return 130
+        with signals.handled():
+            return int(_load(args.command).run(args) or 0)
+    except signals.JobInterrupted as e:
+        print(f"agiqa {args.command}: {e.line()}", file=sys.stderr, flush=True)
+        return signals.exit_code(e)
+    except KeyboardInterrupt as e:
+        name = signal.Signals(signals.signum_of(e)).name
+        print(f"agiqa {args.command}: interrupted by {name}", file=sys.stderr, flush=True)
+        return signals.exit_code(e)
     except AgiqaError as e:
         print(f"agiqa {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -11,8 +11,8 @@ from __future__ import annotations
 def add_arguments(p) -> None:
     p.add_argument("--scored", required=True, help="Scored shards: folder or s3:// prefix.")
     p.add_argument("--labels", help="Shards with <aspect>_mos columns, joined on --id-column.")
-    p.add_argument("--id-column", default="id")
-    p.add_argument("--json", help="Also write the metrics here as JSON.")
+    p.add_argument("--id-column", default="id", help="Row id column (joins --labels to the scored rows).")
+    p.add_argument("--json", help="Also write the metrics here as strict JSON (an undefined metric is null).")
 
 
 def run(args) -> int:
@@ -40,6 +40,23 @@ def run(args) -> int:
         raise UserError("no rows with both a score and a <aspect>_mos label (give --labels?)")
     print(format_table(result))
     if args.json:
+        text = json.dumps(finite_or_null(result), indent=2, allow_nan=False)  # strict JSON: no NaN, no Infinity
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+            f.write(text + "\n")
     return 0
+
+
+def finite_or_null(value):
+    """`value` with every NaN or infinite float replaced by None (JSON null): a metric that is undefined
+    (a constant score column, fewer than two rows) is absent, not a token most JSON parsers refuse."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_null(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):  # a numpy scalar
+        return finite_or_null(value.item())
+    return value

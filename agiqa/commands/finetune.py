@@ -58,6 +58,7 @@ def run(args) -> int:
 
     from agiqa.commands import aspects_and_prompts
     from agiqa.errors import UserError
+    from agiqa.model.weights_files import refuse_pickled
     from agiqa.training.rows import decoded_rows, image_limits, training_subset
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -65,6 +66,7 @@ def run(args) -> int:
     lora_targets = lora_targets_arg(args.lora_targets)
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"no model at {args.model} (config.json missing)")
+    refuse_pickled(args.model, "--model")
     good = decoded_rows(args.data, [c for a in aspects for c in (f"{a}_mos", f"{a}_teacher")],
                         limits=image_limits(args))
     good, train_idx, val_idx = training_subset(good, args.val_fraction, args.seed)

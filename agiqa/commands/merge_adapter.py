@@ -25,11 +25,14 @@ def run(args) -> int:
 
     from agiqa.engines.merge import merge_adapter
     from agiqa.errors import UserError
+    from agiqa.model.weights_files import refuse_pickled
 
     for what, path in (("--model", Path(args.model) / "config.json"), ("--adapter",
                                                                        Path(args.adapter) / "adapter_config.json")):
         if not path.is_file():
             raise UserError(f"{what}: {path} not found")
+    refuse_pickled(args.model, "--model")
+    refuse_pickled(args.adapter, "--adapter")
     merge_adapter(args.model, args.adapter, args.output, args.dtype, args.copy_heads)
     print(f"wrote merged checkpoint to {args.output}")
     return 0

@@ -9,44 +9,44 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--config", help="YAML job config (see jobs/score.example.yaml); flags override it.")
-    p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards.")
-    p.add_argument("--output", help="Output root for scored shards (same relative names).")
+    p.add_argument("--config", help="YAML job config (see jobs/score.example.yaml); flags override it (default: none, flags only).")
+    p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards (required, here or in --config).")
+    p.add_argument("--output", help="Output root for scored shards, same relative names (required, here or in --config).")
     p.add_argument("--aspects", help="Comma-separated: quality,correspondence,authenticity (default: all).")
     p.add_argument("--method", help="Scoring method: m3-agiqa (default) or clip-agiqa (the cheap scorer).")
     p.add_argument("--engine", choices=["hf", "vllm"], help="Engine (default hf).")
     p.add_argument("--model", help="Model folder: the MLLM for m3-agiqa, the CLIP for clip-agiqa (e.g. from "
-                                   "`agiqa make-tiny-model [--method clip-agiqa]`).")
+                                   "`agiqa make-tiny-model [--method clip-agiqa]`; required, here or in --config).")
     p.add_argument("--adapters", help="Folder of per-aspect LoRA adapters (default MODEL/adapters).")
     p.add_argument("--heads", help="Folder of per-aspect heads (default MODEL/heads).")
-    p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e).")
-    p.add_argument("--batch-size", type=int, help="Rows per engine batch.")
-    p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap.")
+    p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e; default m3agiqa).")
+    p.add_argument("--batch-size", type=int, help="Rows per engine batch (default 8 for m3-agiqa, 256 for clip-agiqa).")
+    p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap (default: the model family's).")
     p.add_argument("--repetition-penalty", type=float, help="Round-1 repetition penalty (default: the model family's, "
                                                            "1.0 for Qwen2-VL; never the checkpoint's generation_config).")
-    p.add_argument("--max-length", type=int, help="Scoring-pass token cap.")
+    p.add_argument("--max-length", type=int, help="Scoring-pass token cap (default 512).")
     p.add_argument("--no-describe", action="store_true", help="Skip round 1 (empty description; ablation).")
     p.add_argument("--descriptions-from", metavar="COLUMN",
                    help="Skip round 1 and score the descriptions in COLUMN (e.g. the reference records' response_0; "
-                        "'{aspect}' in the name picks one column per aspect): the paper's evaluation protocol.")
-    p.add_argument("--device", help="auto, cpu or cuda[:N].")
+                        "'{aspect}' in the name picks one column per aspect): the paper's evaluation protocol (default: describe).")
+    p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto: cuda when there is one).")
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Encoded image bytes column (default image).")
     p.add_argument("--prompt-column", help="Generation prompt column (default prompt).")
     p.add_argument("--runner", choices=["ray", "local"], help="ray (default) or local (one process).")
     p.add_argument("--address", help="Ray cluster address (default RAY_ADDRESS, else a local Ray).")
     p.add_argument("--num-actors", type=int, help="Scorer actors (default: one per GPU, 1 without GPUs).")
-    p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards.")
+    p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards (default: skip them).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
     g = p.add_argument_group("cascade (a cheap scorer in front of the main method)")
-    g.add_argument("--prefilter", metavar="METHOD", help="Cheap method scoring every row first (clip-agiqa).")
-    g.add_argument("--prefilter-model", help="The cheap method's model folder (a CLIP folder for clip-agiqa).")
+    g.add_argument("--prefilter", metavar="METHOD", help="Cheap method scoring every row first (clip-agiqa; default: no prefilter).")
+    g.add_argument("--prefilter-model", help="The cheap method's model folder (a CLIP folder for clip-agiqa; required with --prefilter).")
     g.add_argument("--prefilter-heads", help="The cheap method's heads (default PREFILTER_MODEL/heads).")
     g.add_argument("--prefilter-threshold", action="append", metavar="ASPECT=VALUE",
-                   help="Rows whose cheap ASPECT score is below VALUE stop there (status prefiltered). Repeatable.")
+                   help="Rows whose cheap ASPECT score is below VALUE stop there (status prefiltered). Repeatable (default: none).")
     g.add_argument("--prefilter-top-fraction", action="append", metavar="ASPECT=FRACTION",
                    help="Only the best FRACTION of the whole input by cheap ASPECT score goes on (global, not "
-                        "per shard; ties by ascending id). Repeatable; rules combine with AND.")
+                        "per shard; ties by ascending id). Repeatable; rules combine with AND (default: none).")
 
 
 #: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
@@ -170,13 +170,8 @@ def _given(flags: dict) -> dict:
 
 def run(args) -> int:
     import logging
-    import os
-    import sys
 
     from agiqa.api import score
-
-    if not sys.stderr.isatty():  # a piped log stays clean: no library progress bars
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("transformers", "httpx", "urllib3", "botocore", "filelock"):

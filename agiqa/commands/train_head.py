@@ -149,6 +149,7 @@ def run_m3(args) -> int:
     from agiqa.engines.config import EngineConfig, decoding
     from agiqa.engines.hf import HFEngine
     from agiqa.errors import UserError
+    from agiqa.model.weights_files import refuse_pickled
     from agiqa.training.features import cache_key, cached_features, compute_features
     from agiqa.training.head_trainer import train_head
     from agiqa.training.inputs import training_conversations
@@ -159,6 +160,7 @@ def run_m3(args) -> int:
     need = [f"{a}_mos" for a in aspects] + ([] if args.no_description else [f"{a}_teacher" for a in aspects])
     if not (Path(args.model) / "config.json").is_file():
         raise UserError(f"--model {args.model}: no model there (config.json missing)")
+    refuse_pickled(args.model, "--model")
     init = Path(args.init_heads or Path(args.model) / "heads")
     missing = [a for a in aspects if not (init / a / "head_config.json").is_file()]
     if args.init_heads and missing:

@@ -62,10 +62,13 @@ class Engine(Protocol):
 
 def adapter_dirs(adapters_root: str | Path, aspects: tuple[str, ...]) -> dict[str, Path | None]:
     """Map each aspect to its adapter folder (None: score with the base model), checked up front."""
+    from agiqa.model.weights_files import refuse_pickled
+
     root = Path(adapters_root)
     out: dict[str, Path | None] = {}
     for a in aspects:
         d = root / a
+        refuse_pickled(d, f"adapter {a!r}")
         if (d / "adapter_config.json").is_file():
             out[a] = d
         elif d.exists():

@@ -108,10 +108,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(
-            f"{path}: cannot be loaded safely (weights_only=True refused it: {e}). Convert its state_dict to "
-            "safetensors on a trusted machine and import that file instead."
-        ) from None
+        from agiqa.model.weights_files import ADVICE
+
+        raise ValueError(f"{path}: holds more than tensors ({_unpickler_reason(e)}), so it is not loaded; "
+                         f"{ADVICE.replace('save_pretrained(DIR)', 'safetensors.torch.save_file(state_dict)')} "
+                         "and import that file") from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a Lightning checkpoint or state dict")
@@ -165,3 +166,12 @@ def import_reference_head(
             f"reference head does not match the xLSTM layout: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     return head.eval()
+
+
+def _unpickler_reason(e: Exception) -> str:
+    """What the restricted unpickler refused, without PyTorch's advice around it ("set weights_only=False":
+    the one thing not to do with a file you did not make)."""
+    for line in str(e).splitlines():
+        if "Unsupported global" in line or "WeightsUnpickler error" in line:
+            return line.split("error:", 1)[-1].strip().rstrip(".")
+    return type(e).__name__

@@ -56,10 +56,10 @@ class ShardLedger:
         if report["ok"]:
             self.summary.shard_done()
             self.summary.add_rows(report["rows_by_status"])
-            self.progress.shard_done(actors_alive)
+            self.progress.shard_done(actors_alive, rows=sum(report["rows_by_status"].values()))
         else:
             self.summary.failed.append({"shard": rel, "reason": report["error"], "attempts": 1 + self.attempts[rel]})
-            self.progress.shard_done(actors_alive)
+            self.progress.shard_done(actors_alive, failed=True)
 
     def attempt_failed(self, rel: str, reason: str, actors_alive: int | None = None) -> bool:
         """Charge one attempt; True when the shard should be tried again."""
@@ -70,7 +70,7 @@ class ShardLedger:
             return True
         self.summary.failed.append({"shard": rel, "reason": _reasons(self.reasons[rel]),
                                     "attempts": self.attempts[rel]})
-        self.progress.shard_done(actors_alive)
+        self.progress.shard_done(actors_alive, failed=True)
         return False
 
 
@@ -89,3 +89,19 @@ def one_line(e: BaseException) -> str:
         return f"{type(cause).__name__}: {cause}"
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[-1] if text else ''}"
+
+
+def interrupted(plan, summary: JobSummary, in_flight: list, e: BaseException):
+    """The `JobInterrupted` for a pass stopped by a signal (`e`) once its workers are stopped: the shards
+    committed for this pass, counting those in flight whose commit landed before the stop (their
+    replies never came back, their manifests are there)."""
+    from agiqa.signals import JobInterrupted, signum_of
+
+    late = sum(plan.committed_manifest(s) is not None for s in in_flight)
+    done = summary.passes[-1]["shards_done"] if summary.passes else summary.shards_done
+    from agiqa.runner.job import Pass
+
+    passes = [p for p in plan.job.passes if isinstance(p, Pass)]
+    return JobInterrupted(signum_of(e), len(plan.skipped) + done + late,
+                          len(plan.skipped) + len(plan.todo), plan.pass_.output,
+                          plan.pass_.stage.name if len(passes) > 1 else None)

@@ -54,6 +54,7 @@ class ShardIO:
     identity: dict = field(default_factory=dict)
     identity_hash: str = ""
     on_rows: object = None  # called with each written batch's row count (progress)
+    on_open: object = None  # called with each opened shard's row count (progress: the ETA's total rows)
     #: Batches submitted to the stage and not yet finished, per process (actor or local runner), across shards.
     max_batches_in_flight: int = 4
     #: Threads running `stage.prepare` (decode, preprocess) per process; see `runner.stream.prepare_workers`.
@@ -167,6 +168,8 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
     opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
     if (add := getattr(io.stage, "added_input_columns", None)) is not None:
         opened.added = list(add(opened.pf.schema_arrow, shard.rel))
+    if io.on_open is not None:
+        io.on_open(opened.pf.metadata.num_rows)
     return opened
 
 

@@ -180,6 +180,7 @@ def assistant_loss(model, examples: list[dict], pad_id: int, batch_size: int = 8
 def distill(model, examples: list[dict], pad_id: int, s: DistillSettings, workdir: str | Path) -> list[dict]:
     """Train the (PEFT) `model` on encoded examples with transformers' Trainer; returns its log."""
     import inspect
+    import sys
 
     from transformers import Trainer, TrainingArguments
 
@@ -194,6 +195,7 @@ def distill(model, examples: list[dict], pad_id: int, s: DistillSettings, workdi
         remove_unused_columns=False, seed=s.seed, data_seed=s.seed, dataloader_pin_memory=False,
         bf16=s.bf16, gradient_checkpointing=s.gradient_checkpointing, deepspeed=s.deepspeed,
         use_cpu=not torch.cuda.is_available(), ddp_find_unused_parameters=False, **warmup,
+        disable_tqdm=not sys.stderr.isatty(),  # a piped log gets no bar (`agiqa.quiet`)
     )
     from transformers.trainer_callback import PrinterCallback
 

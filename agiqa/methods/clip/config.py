@@ -57,10 +57,12 @@ class ClipAgiqaConfig(MethodConfig):
         import json
 
         from agiqa.model.clip.head import CONFIG_NAME, WEIGHTS_NAME
+        from agiqa.model.weights_files import refuse_pickled
 
         cfg_path = Path(self.model) / "config.json"
         if not cfg_path.is_file():
             raise ConfigError(f"method.model: no CLIP model at {self.model} (config.json missing)")
+        refuse_pickled(self.model, "method.model")
         mcfg = json.loads(cfg_path.read_text())
         if mcfg.get("model_type") != "clip":
             raise ConfigError(f"method.model: {self.model} holds a {mcfg.get('model_type')!r} model, not CLIP "

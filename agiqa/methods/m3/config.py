@@ -61,10 +61,14 @@ class M3Config(MethodConfig):
         import json
 
         from agiqa.model.prompts import get_prompt_set
+        from agiqa.model.weights_files import refuse_pickled
 
         e = self.engine
         if not (Path(e.model) / "config.json").is_file():
             raise ConfigError(f"method.engine.model: no Hugging Face model at {e.model} (config.json missing)")
+        refuse_pickled(e.model, "method.engine.model")
+        for a in aspects:
+            refuse_pickled(Path(e.adapters_dir) / a, f"adapter {a!r}")
         hidden = _hidden_size(json.loads((Path(e.model) / "config.json").read_text()))
         for a in aspects:
             head = Path(self.heads_dir) / a

@@ -44,9 +44,10 @@ class StageActor:
 
         side_store = job.open_store(p.side_input, job.storage) if p.side_input else None
         self.rows_done = 0  # rows of written batches, polled by the driver for progress
+        self.shards_opened, self.rows_opened = 0, 0  # shards opened and their rows (the driver's ETA)
         self.io = ShardIO(p.stage, p.output, job.open_store(p.input, job.storage),
                           job.open_store(p.output, job.storage), side_store, job.read_batch_rows, identity, ident_hash,
-                          on_rows=self._count, max_batches_in_flight=job.max_batches_in_flight,
+                          on_rows=self._count, on_open=self._opened, max_batches_in_flight=job.max_batches_in_flight,
                           prepare_workers=prepare_workers(p.stage.resources, job.prepare_workers))
         self.streamer = ShardStreamer(self.io)
         self.streamer.call(p.stage.setup)  # on the engine's compute thread, where a sync stage's torch work runs
@@ -70,8 +71,13 @@ class StageActor:
     def _count(self, n: int) -> None:
         self.rows_done += n
 
+    def _opened(self, rows: int) -> None:
+        self.shards_opened += 1
+        self.rows_opened += rows
+
     def stats(self) -> dict:
-        return {"prefetched_used": self.streamer.prefetched_used, "rows_done": self.rows_done}
+        return {"prefetched_used": self.streamer.prefetched_used, "rows_done": self.rows_done,
+                "shards_opened": self.shards_opened, "rows_opened": self.rows_opened}
 
     def teardown(self) -> None:
         """Free the stage's resources (engine, GPU memory) before the actor is killed."""

@@ -21,10 +21,11 @@ import time
 from collections import defaultdict, deque
 
 from agiqa.errors import ClusterError
+from agiqa.quiet import QUIET_ENV
 from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
 from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, one_line, record_plan
+from agiqa.runner.policy import ShardLedger, interrupted, one_line, record_plan
 from agiqa.runner.progress import Progress
 from agiqa.runner.ray.actor import StageActor
 from agiqa.runner.reduce import passes_of
@@ -47,6 +48,9 @@ def connect(address: str | None) -> None:
     else:
         log.info("no Ray address given: starting a local Ray")
         ray.init(include_dashboard=False, log_to_driver=True)
+    from agiqa.signals import reinstall
+
+    reinstall()  # ray.init's SIGTERM handler calls sys.exit under Ray's threads: a native crash dump
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -93,15 +97,22 @@ def run_on_ray(job: ShardJob) -> JobSummary:
         import ray
 
         n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources())
-        pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
-        summary.actors = max(summary.actors, len(pool.actors))
-        summary.startup_s += time.perf_counter() - t_pass
+        pool, inflight = None, {}  # inflight: ref -> (shard, actor index, actor generation)
         try:
-            _drive(plan, pool, summary)
+            pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
+            summary.actors = max(summary.actors, len(pool.actors))
+            summary.startup_s += time.perf_counter() - t_pass
+            _drive(plan, pool, summary, inflight)
             summary.shards_prefetched += pool.prefetched()
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`agiqa.signals`): stop the actors, keep the commits
+            if pool is not None:
+                pool.shutdown(teardown=False)  # no waiting on engines: their uncommitted shards are redone
+                pool = None
+            raise interrupted(plan, summary, [s for s, _, _ in inflight.values()], e) from None
         finally:
-            pool.shutdown()
-            summary.actor_restarts += pool.restarts
+            if pool is not None:
+                pool.shutdown()
+                summary.actor_restarts += pool.restarts
     summary.wall_s = time.perf_counter() - t0
     finish_job(job, summary)
     return summary
@@ -116,15 +127,14 @@ class ActorPool:
         self.stage_name = plan.pass_.stage.name
         # Threads: one per queued `run` call (each opens its shard, then waits for the engine).
         self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0,
-                            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(int(max(cpus, 1))),
-                                                      # actors' output is piped to the driver: no bars
-                                                      "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                                                      "TQDM_DISABLE": "1"}},
+                            # actors' output is piped to the driver: no library bars or advice
+                            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(int(max(cpus, 1))), **QUIET_ENV}},
                             max_concurrency=job.shards_in_flight_per_actor + 2)
         self.actors: list = [None] * n
         self.generation = [0] * n
         self.calls = [0] * n  # run calls made on each actor's current generation
-        self.rows_seen = [0] * n  # rows each actor's current generation had finished at the last poll
+        #: (rows finished, shards opened, their rows) of each actor's current generation at the last poll
+        self.rows_seen = [(0, 0, 0)] * n
         self.restarts = 0
         for i in range(n):
             self.start(i)
@@ -137,7 +147,7 @@ class ActorPool:
     def start(self, i: int) -> None:
         self.generation[i] += 1
         self.calls[i] = 0
-        self.rows_seen[i] = 0
+        self.rows_seen[i] = (0, 0, 0)
         name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}"
         self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(*self.args)
 
@@ -160,19 +170,24 @@ class ActorPool:
         except Exception:
             return 0
 
-    def poll_rows(self) -> int:
-        """Rows finished since the last poll, over all actors (for progress between shard commits)."""
+    def poll_rows(self, progress: Progress) -> None:
+        """Rows finished and shards opened since the last poll, over all actors, into `progress` (it
+        moves between shard commits)."""
         import ray
 
         try:
             stats = ray.get([a.stats.remote() for a in self.actors], timeout=2)
         except Exception:
-            return 0
-        new = 0
+            return
+        new, opened, opened_rows = 0, 0, 0
         for i, st in enumerate(stats):
-            new += max(0, st["rows_done"] - self.rows_seen[i])
-            self.rows_seen[i] = st["rows_done"]
-        return new
+            seen = self.rows_seen[i]
+            new += max(0, st["rows_done"] - seen[0])
+            opened += max(0, st["shards_opened"] - seen[1])
+            opened_rows += max(0, st["rows_opened"] - seen[2])
+            self.rows_seen[i] = (st["rows_done"], st["shards_opened"], st["rows_opened"])
+        progress.shard_opened(opened_rows, opened)
+        progress.add_rows(new)
 
     def alive(self) -> int:
         return sum(a is not None for a in self.actors)
@@ -194,16 +209,16 @@ class ActorPool:
                 pass
 
 
-def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
+def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary, inflight: dict) -> None:
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
     job = plan.job
     queue = deque(plan.todo)
-    inflight: dict = {}  # ref -> (shard, actor index, actor generation)
     per_actor: dict[int, deque] = defaultdict(deque)  # refs in submission order
     suspects: set[str] = set()  # on an actor that died with other shards: run alone until settled
     progress = Progress(len(plan.todo), enabled=job.progress, what=plan.pass_.stage.name)
+    progress.started()  # the pool is up
     ledger = ShardLedger(summary, job.max_shard_attempts, progress)
     last_poll = time.monotonic()
 
@@ -218,42 +233,44 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary) -> None:
         alone = any(inflight[r][0].rel in suspects for r in on) or queue[0].rel in suspects
         return not (alone and on)
 
-    while queue or inflight:
-        for i in range(len(pool.actors)):
-            while may_take(i):
-                shard = queue.popleft()
-                side = plan.side_of(shard)
-                ref = pool.actors[i].run.remote(shard.to_dict(), side and side.to_dict(), pool.calls[i])
-                pool.calls[i] += 1  # numbered: the actor runs them in this order
-                inflight[ref] = (shard, i, pool.generation[i])
-                per_actor[i].append(ref)
-        ready, _ = ray.wait(list(inflight), num_returns=1, timeout=2.0)
-        if job.progress and time.monotonic() - last_poll >= 2.0:
-            progress.add_rows(pool.poll_rows())
-            last_poll = time.monotonic()
-        for ref in ready:
-            shard, i, gen = inflight.pop(ref)
-            submitted = list(per_actor[i])  # this actor's calls, oldest first (ref among them)
-            if ref in per_actor[i]:
-                per_actor[i].remove(ref)
-            try:
-                report = ray.get(ref)
-            except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
-                if gen != pool.generation[i]:
-                    queue.appendleft(shard)  # queued on an actor already replaced: no penalty
+    try:
+        while queue or inflight:
+            for i in range(len(pool.actors)):
+                while may_take(i):
+                    shard = queue.popleft()
+                    side = plan.side_of(shard)
+                    ref = pool.actors[i].run.remote(shard.to_dict(), side and side.to_dict(), pool.calls[i])
+                    pool.calls[i] += 1  # numbered: the actor runs them in this order
+                    inflight[ref] = (shard, i, pool.generation[i])
+                    per_actor[i].append(ref)
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=2.0)
+            if job.progress and time.monotonic() - last_poll >= 2.0:
+                pool.poll_rows(progress)
+                last_poll = time.monotonic()
+            for ref in ready:
+                shard, i, gen = inflight.pop(ref)
+                submitted = list(per_actor[i])  # this actor's calls, oldest first (ref among them)
+                if ref in per_actor[i]:
+                    per_actor[i].remove(ref)
+                try:
+                    report = ray.get(ref)
+                except (ActorDiedError, ActorUnavailableError, RayActorError) as e:
+                    if gen != pool.generation[i]:
+                        queue.appendleft(shard)  # queued on an actor already replaced: no penalty
+                        continue
+                    lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
+                    per_actor[i].clear()
+                    pool.replace(i)
+                    _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive(), suspects)
                     continue
-                lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
-                per_actor[i].clear()
-                pool.replace(i)
-                _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive(), suspects)
-                continue
-            except Exception as e:
+                except Exception as e:
+                    suspects.discard(shard.rel)
+                    retry_or_fail(shard, one_line(e))
+                    continue
                 suspects.discard(shard.rel)
-                retry_or_fail(shard, one_line(e))
-                continue
-            suspects.discard(shard.rel)
-            ledger.settle(shard.rel, report, pool.alive())
-    progress.close()
+                ledger.settle(shard.rel, report, pool.alive())
+    finally:
+        progress.close()
 
 
 def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLedger, queue: deque,
