@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "lease.json"
 TTL_S = 60.0
 POLL_S = 2.0
+_HELD_HERE: set[str] = set()  # tokens of the leases this process's jobs hold now
 
 
 @dataclass
@@ -103,15 +104,21 @@ class OutputLease:
                             "only what it left is done", self.output, holder_text(data, now))
                 said = True
             time.sleep(POLL_S)
+        _HELD_HERE.add(self.me["token"])
         self._thread = threading.Thread(target=self._beat, name="agiqa-lease", daemon=True)
         self._thread.start()
 
     def release(self) -> None:
+        _HELD_HERE.discard(self.me["token"])
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self.held is not None and not self.lost:
-            delete_if(self.store, self.uri, self.held.token)
+            try:
+                delete_if(self.store, self.uri, self.held.token)
+            except Exception as e:  # the store is down at the very end: the lease expires by itself
+                log.warning("output %s: the lease could not be released (%s); it expires in %.0f s",
+                            self.output, e, self.ttl_s)
         self.held = None
 
     # -- internals -------------------------------------------------------------------------------
@@ -123,6 +130,8 @@ class OutputLease:
         if now - float(data.get("heartbeat", 0)) > float(data.get("ttl_s", self.ttl_s)):
             return True
         if data.get("host") == self.me["host"] and isinstance(data.get("pid"), int):
+            if data["pid"] == os.getpid():  # this process: stale unless one of its jobs still holds it
+                return data.get("token") not in _HELD_HERE
             return not _alive(data["pid"])
         return False
 

@@ -62,7 +62,7 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     from agiqa.storage.layout import data_shards, state_root
     from agiqa.storage.roots import check_separate
 
-    check_access(p.input, p.output, job.storage)
+    check_access(p.input, p.output, job.storage, ride_outages=True)  # `run_job` failed fast before the lease
     check_separate(p.input, state_root(p.output), what="input")  # the state root is written too
     if p.side_input:
         check_separate(p.side_input, p.output, what="side input")

@@ -67,8 +67,13 @@ def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -
     results[step.name] = result
     summary.reduced[step.name] = result
     log.info("reduce %s: %s (%.1f s)", step.name, result, time.perf_counter() - t0)
-    job.open_store(job.output, job.storage).write_json(state_uri(job.output, f"{REDUCE_DIR}/{step.name}.json"),
-                                                      result)
+    from agiqa.storage.base import StorageError
+
+    try:
+        job.open_store(job.output, job.storage).write_json(state_uri(job.output, f"{REDUCE_DIR}/{step.name}.json"),
+                                                          result)
+    except StorageError as e:  # the result is in the summary too; a store down must not lose the job's end
+        log.warning("reduce %s: its result could not be written beside the output: %s", step.name, e)
     return result
 
 

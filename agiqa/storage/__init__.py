@@ -21,10 +21,12 @@ def open_store(uri: str, storage_cfg=None):
     return LocalStore(root=uri)
 
 
-def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
+def check_access(input_root: str, output_root: str, storage_cfg=None, ride_outages: bool = False) -> None:
     """Fail fast, with one clear message, before any work: roots that cannot be reached, an output
     (or its state root beside it, `agiqa.storage.layout`) that cannot be written (read-only bucket,
-    a file), an output overlapping the input."""
+    a file), an output overlapping the input. `ride_outages`: for a check made once the job has
+    started (each pass's planning), transient faults wait out the storage outage budget instead
+    (at the start a wrong endpoint must fail at once, not after minutes)."""
     from agiqa.storage.layout import state_root
     from agiqa.storage.roots import check_separate
     from agiqa.storage.uri import is_s3
@@ -36,11 +38,12 @@ def check_access(input_root: str, output_root: str, storage_cfg=None) -> None:
         from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import check_access as check_s3
 
-        check_s3(input_root, output_root, storage_cfg or StorageConfig())
+        check_s3(input_root, output_root, storage_cfg or StorageConfig(), ride_outages)
         if is_s3(output_root):
             from agiqa.storage.s3 import S3Store
 
-            S3Store(storage_cfg or StorageConfig()).probe_write(state)  # the state root is written too
+            # the state root is written too
+            S3Store(storage_cfg or StorageConfig(), root=state).probe_write(state, ride_outages)
     if not is_s3(output_root):
         from agiqa.storage.local import LocalStore
 

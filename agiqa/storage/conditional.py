@@ -29,28 +29,43 @@ VERSION_KEY = "_version"
 
 def create_exclusive(store, uri: str, data: dict) -> str | None:
     """Write `data` at `uri` only if nothing is there; its version, or None when something was."""
-    return _s3_create(store, uri, data) if is_s3(uri) else _local(uri, "create", data)
+    return _retried(store, lambda: _s3_create(store, uri, data), uri) if is_s3(uri) else _local(uri, "create", data)
 
 
 def read_versioned(store, uri: str) -> tuple[dict, str] | None:
     """(content, version) of the object at `uri`, or None when there is none."""
-    return _s3_read(store, uri) if is_s3(uri) else _local(uri, "read")
+    return _retried(store, lambda: _s3_read(store, uri), uri) if is_s3(uri) else _local(uri, "read")
 
 
 def replace_if(store, uri: str, data: dict, version: str) -> str | None:
     """Replace the object only if it is still at `version`; the new version, or None."""
-    return _s3_replace(store, uri, data, version) if is_s3(uri) else _local(uri, "replace", data, version)
+    if not is_s3(uri):
+        return _local(uri, "replace", data, version)
+    return _retried(store, lambda: _s3_replace(store, uri, data, version), uri)
+
+
+def _retried(store, fn, uri: str):
+    """On S3, transient faults ride out an outage as every other storage call does (`storage.retry`);
+    anything else is one line (`StorageError`)."""
+    from agiqa.storage.retry import StorageUnavailable, with_retry
+
+    try:
+        return with_retry(fn, f"writing the lease {uri}", store.cfg.outage_budget_s)
+    except StorageUnavailable:
+        raise
+    except Exception as e:
+        raise _storage_error(uri, e) from None
 
 
 def delete_if(store, uri: str, version: str) -> bool:
     """Delete the object only if it is still at `version`; True when it was deleted."""
     if not is_s3(uri):
         return bool(_local(uri, "delete", None, version))
-    current = _s3_read(store, uri)
+    current = _retried(store, lambda: _s3_read(store, uri), uri)
     if current is None or current[1] != version:
         return False
     bucket, key = split_s3(uri)
-    store.client.delete_object(Bucket=bucket, Key=key)
+    _retried(store, lambda: store.client.delete_object(Bucket=bucket, Key=key), uri)
     return True
 
 
@@ -81,7 +96,7 @@ def _s3_create(store, uri: str, data: dict) -> str | None:
     except Exception as e:
         if _failed_precondition(e):
             return None
-        raise _storage_error(uri, e) from None
+        raise
 
 
 def _s3_read(store, uri: str) -> tuple[dict, str] | None:
@@ -93,7 +108,7 @@ def _s3_read(store, uri: str) -> tuple[dict, str] | None:
     except Exception as e:
         if error_code(e) in ("NoSuchKey", "404"):
             return None
-        raise _storage_error(uri, e) from None
+        raise
     try:
         return json.loads(obj["Body"].read()), obj["ETag"]
     except ValueError:
@@ -111,7 +126,7 @@ def _s3_replace(store, uri: str, data: dict, version: str) -> str | None:
     except Exception as e:
         if _failed_precondition(e):
             return None
-        raise _storage_error(uri, e) from None
+        raise
 
 
 def _conditional_ok(store, bucket: str, key: str) -> bool:
@@ -131,6 +146,10 @@ def _conditional_ok(store, bucket: str, key: str) -> bool:
                 store.client.put_object(Bucket=bucket, Key=probe, Body=b"2", IfNoneMatch="*")
                 ok = False
             except Exception as e:
+                from agiqa.storage.s3_errors import is_transient
+
+                if not _failed_precondition(e) and is_transient(e):
+                    raise  # an outage, not an answer: retried by the caller
                 ok = _failed_precondition(e)
         finally:
             try:

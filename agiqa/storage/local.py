@@ -60,7 +60,7 @@ class LocalStore:
         os.close(fd)
         return path
 
-    def probe_write(self, root: str) -> None:
+    def probe_write(self, root: str, ride_outages: bool = False) -> None:
         """Refuse an output that is a file, or a folder this process cannot write, before any work."""
         check_inside(self.root, os.path.join(root, ".agiqa-write-probe"))
         p = Path(root)

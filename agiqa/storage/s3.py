@@ -2,9 +2,10 @@
 
 Configuration follows the usual AWS ways (environment, profiles, instance roles), with
 `StorageConfig` on top: endpoint (or `AWS_ENDPOINT_URL`), region, addressing style, timeouts.
-botocore's "standard" retry mode retries throttling, 5xx and connection errors on every call;
-reads that break mid-stream are retried here too (see `ranged_file.py`). Messages never carry
-credentials.
+botocore's "standard" retry mode retries throttling, 5xx and connection errors on every call, for
+seconds; an outage longer than that is ridden out here: every read, write, listing and stat is
+retried with backoff for up to `storage.outage_budget_s` (`retry.py`; reads that break mid-stream
+too, `ranged_file.py`). Messages never carry credentials.
 
 A store is opened for one root (`open_store(root)`); every write, commit, temp file and delete is
 checked to lie under it with a safe relative key (`names.check_inside`): S3 itself would take
@@ -19,6 +20,7 @@ import os
 from agiqa.errors import UnsafeNameError
 from agiqa.storage.base import ShardInfo, StorageError
 from agiqa.storage.names import check_inside
+from agiqa.storage.retry import StorageUnavailable, with_retry
 from agiqa.storage.s3_errors import describe_error, error_code
 from agiqa.storage.staging import clean_staging, staging_path
 from agiqa.storage.uri import is_s3, split_s3
@@ -46,6 +48,10 @@ class S3Store:
             ),
         )
 
+    def _call(self, fn, what: str):
+        """`fn()` with transient faults retried for up to `storage.outage_budget_s` (`storage.retry`)."""
+        return with_retry(fn, what, self.cfg.outage_budget_s)
+
     def list_shards(self, root: str) -> list[ShardInfo]:
         return self.list_files(root, (".parquet",))
 
@@ -56,8 +62,9 @@ class S3Store:
         want = tuple(s.lower() for s in suffixes) if suffixes else None
         if prefix and not prefix.endswith("/") and not (want and prefix.lower().endswith(want)):
             prefix += "/"
-        out: list[ShardInfo] = []
-        try:
+
+        def listing() -> list[ShardInfo]:  # retried whole: a listing cut by an outage starts again
+            out: list[ShardInfo] = []
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
@@ -67,6 +74,12 @@ class S3Store:
                         rel = key[len(prefix):] if prefix.endswith("/") else key.rsplit("/", 1)[-1]
                         out.append(ShardInfo(uri=f"s3://{bucket}/{key}", rel=rel, size=int(obj["Size"]),
                                              etag=obj.get("ETag", "").strip('"')))
+            return out
+
+        try:
+            out = self._call(listing, f"listing {root}")
+        except StorageUnavailable:
+            raise
         except Exception as e:
             raise StorageError(f"cannot list {root}: {describe_error(e)}") from None
         return sorted(out, key=lambda s: s.rel)
@@ -75,7 +88,9 @@ class S3Store:
         """A whole (small) object in one GET: an image file named by a path column or an ingest listing."""
         bucket, key = split_s3(uri)
         try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return self._call(lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"].read(), f"reading {uri}")
+        except StorageUnavailable:
+            raise
         except Exception as e:
             if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 raise FileNotFoundError(uri) from None
@@ -86,7 +101,7 @@ class S3Store:
 
         bucket, key = split_s3(uri)
         return S3RangedFile(self.client, bucket, key, block_size=self.cfg.read_block_bytes,
-                            max_attempts=self.cfg.max_attempts)
+                            max_attempts=self.cfg.max_attempts, outage_budget_s=self.cfg.outage_budget_s)
 
     def temp_path_for(self, uri: str) -> str:
         """A staging file in agiqa's own folder, named with this host and process, so a rerun after a
@@ -94,7 +109,7 @@ class S3Store:
         check_inside(self.root, uri)
         return staging_path()
 
-    def probe_write(self, root: str) -> None:
+    def probe_write(self, root: str, ride_outages: bool = False) -> None:
         """Write and delete a small object under `root`: refuse a read-only output before any work."""
         import uuid
 
@@ -102,7 +117,10 @@ class S3Store:
         key = "/".join(p for p in (prefix.strip("/"), f".agiqa-write-probe-{uuid.uuid4().hex}") if p)
         check_inside(self.root, f"s3://{bucket}/{key}")
         try:
-            self.client.put_object(Bucket=bucket, Key=key, Body=b"")
+            call = (lambda: self.client.put_object(Bucket=bucket, Key=key, Body=b""))
+            self._call(call, f"writing under {root}") if ride_outages else call()
+        except StorageUnavailable:
+            raise
         except Exception as e:
             raise StorageError(f"output {root}: cannot write there: {describe_error(e)}") from None
         try:
@@ -115,8 +133,8 @@ class S3Store:
         bucket, key = split_s3(uri)
         try:
             check_inside(self.root, uri)  # raises UnsafeNameError as it is: a refusal, not a storage fault
-            self.client.upload_file(local_path, bucket, key)
-        except UnsafeNameError:
+            self._call(lambda: self.client.upload_file(local_path, bucket, key), f"writing {uri}")
+        except (UnsafeNameError, StorageUnavailable):
             raise
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
@@ -129,9 +147,11 @@ class S3Store:
     def read_json(self, uri: str) -> dict | None:
         bucket, key = split_s3(uri)
         try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = self._call(lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"].read(), f"reading {uri}")
         except self.client.exceptions.NoSuchKey:
             return None
+        except StorageUnavailable:
+            raise
         except Exception as e:
             if error_code(e) in ("404", "NoSuchKey"):
                 return None
@@ -146,7 +166,10 @@ class S3Store:
         bucket, key = split_s3(uri)
         body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         try:
-            self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+            self._call(lambda: self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json"),
+                       f"writing {uri}")
+        except StorageUnavailable:
+            raise
         except Exception as e:
             raise StorageError(f"cannot write {uri}: {describe_error(e)}") from None
 
@@ -154,15 +177,19 @@ class S3Store:
         check_inside(self.root, uri)
         bucket, key = split_s3(uri)
         try:
-            self.client.delete_object(Bucket=bucket, Key=key)
+            self._call(lambda: self.client.delete_object(Bucket=bucket, Key=key), f"deleting {uri}")
+        except StorageUnavailable:
+            raise
         except Exception as e:
             raise StorageError(f"cannot delete {uri}: {describe_error(e)}") from None
 
     def exists(self, uri: str) -> bool:
         bucket, key = split_s3(uri)
         try:
-            self.client.head_object(Bucket=bucket, Key=key)
+            self._call(lambda: self.client.head_object(Bucket=bucket, Key=key), f"checking {uri}")
             return True
+        except StorageUnavailable:
+            raise
         except Exception as e:
             if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 return False
@@ -172,7 +199,9 @@ class S3Store:
         """Size and ETag of the object at `uri` (one HEAD), or None when there is none."""
         bucket, key = split_s3(uri)
         try:
-            head = self.client.head_object(Bucket=bucket, Key=key)
+            head = self._call(lambda: self.client.head_object(Bucket=bucket, Key=key), f"checking {uri}")
+        except StorageUnavailable:
+            raise
         except Exception as e:
             if error_code(e) in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -180,22 +209,26 @@ class S3Store:
         return ShardInfo(uri=uri, rel=key.rsplit("/", 1)[-1], size=int(head["ContentLength"]),
                          etag=str(head.get("ETag", "")).strip('"'))
 
-    def check_bucket(self, uri: str, role: str) -> None:
+    def check_bucket(self, uri: str, role: str, ride_outages: bool = False) -> None:
         bucket, _ = split_s3(uri)
         try:
-            self.client.head_bucket(Bucket=bucket)
+            call = (lambda: self.client.head_bucket(Bucket=bucket))
+            self._call(call, f"checking {uri}") if ride_outages else call()
+        except StorageUnavailable:
+            raise
         except Exception as e:
             raise StorageError(f"{role} {uri}: {describe_error(e)}") from None
 
 
-def check_access(input_root: str, output_root: str, storage_cfg) -> None:
-    """Fail fast, with one clear message, before any work starts."""
+def check_access(input_root: str, output_root: str, storage_cfg, ride_outages: bool = False) -> None:
+    """Fail fast, with one clear message, before any work starts (`ride_outages`: see
+    `agiqa.storage.check_access`)."""
     roots = [(input_root, "input"), (output_root, "output")]
     s3_roots = [(r, role) for r, role in roots if is_s3(r)]
     if s3_roots:
         store = S3Store(storage_cfg, root=output_root if is_s3(output_root) else None)
         for r, role in s3_roots:
-            store.check_bucket(r, role)
+            store.check_bucket(r, role, ride_outages)
         if is_s3(output_root):
-            store.probe_write(output_root)
+            store.probe_write(output_root, ride_outages)
         clean_staging()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def error_code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+    return str((getattr(e, "response", None) or {}).get("Error", {}).get("Code", ""))
 
 
 def describe_error(e: Exception) -> str:

@@ -27,10 +27,11 @@ def duplicate_ids_step(root: str, id_column: str):
 
     def fn(ctx) -> dict:
         from agiqa.errors import DataError
+        from agiqa.storage.base import StorageError
 
         try:
             return _count(ctx)
-        except DataError as e:  # an older output without the id column: nothing to check, say why
+        except (DataError, StorageError) as e:  # an older output without ids, or the store down: say why
             log.warning("duplicate ids not checked under %s: %s", root, e)
             return {"checked": False, "reason": str(e)}
 
