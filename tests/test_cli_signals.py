@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from tests.fixtures.state import state
+
 
 def start_score(demo_shards, model, out, *extra):
     return subprocess.Popen([sys.executable, "-m", "agiqa", "score", "--input", str(demo_shards), "--output", str(out),
@@ -17,7 +19,7 @@ def start_score(demo_shards, model, out, *extra):
 
 
 def committed(out) -> int:
-    d = out / "_agiqa" / "manifests"
+    d = state(out) / "manifests"
     return len(list(d.glob("*.manifest.json"))) if d.is_dir() else 0
 
 

@@ -117,7 +117,9 @@ class S3Store:
         key = "/".join(p for p in (prefix.strip("/"), f".agiqa-write-probe-{uuid.uuid4().hex}") if p)
         check_inside(self.root, f"s3://{bucket}/{key}")
         try:
-            call = (lambda: self.client.put_object(Bucket=bucket, Key=key, Body=b""))
+            def call():
+                return self.client.put_object(Bucket=bucket, Key=key, Body=b"")
+
             self._call(call, f"writing under {root}") if ride_outages else call()
         except StorageUnavailable:
             raise
@@ -212,7 +214,9 @@ class S3Store:
     def check_bucket(self, uri: str, role: str, ride_outages: bool = False) -> None:
         bucket, _ = split_s3(uri)
         try:
-            call = (lambda: self.client.head_bucket(Bucket=bucket))
+            def call():
+                return self.client.head_bucket(Bucket=bucket)
+
             self._call(call, f"checking {uri}") if ride_outages else call()
         except StorageUnavailable:
             raise

@@ -10,6 +10,7 @@ import pytest
 
 from agiqa.api import ingest
 from tests.fixtures.shards import png
+from tests.fixtures.state import state
 from tests.ingest.test_tars import img2dataset_shard
 
 #: Keys under `in/` that joined onto a local output would land outside it, or forge log lines. moto
@@ -23,7 +24,8 @@ def _s3_env(moto_s3, monkeypatch):
 
 
 def _outside(tmp_path, out, sources=()):
-    return [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents and p not in sources]
+    return [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents and state(out) not in p.parents
+            and p not in sources]  # the state root beside the output is the job's own
 
 
 def _hf_parquet(path, n=3, seed=0):

@@ -19,6 +19,7 @@ from agiqa.storage.names import outside_root, shown, unsafe_name
 from agiqa.storage.s3 import S3Store
 from tests.filtering.data import SCHEMA, scored_rows
 from tests.fixtures.shards import write_shard
+from tests.fixtures.state import state
 from tests.runner.helpers import fake_config
 
 #: Under `in/`; moto stores every control character but a newline (its router answers 404 for one).
@@ -109,7 +110,8 @@ def _upload_bad_and_good(moto_s3, monkeypatch, tmp_path, table: pa.Table) -> str
 
 
 def _outside(tmp_path, root):
-    return [p for p in tmp_path.rglob("*") if p.is_file() and root not in p.parents and p.name != "src.parquet"]
+    return [p for p in tmp_path.rglob("*") if p.is_file() and root not in p.parents and state(root) not in p.parents
+            and p.name != "src.parquet"]  # the state root beside the output is the job's own
 
 
 def test_score_refuses_control_characters_and_escapes_per_shard(moto_s3, tmp_path, monkeypatch):
@@ -134,7 +136,7 @@ def test_filter_refuses_unsafe_shards_and_its_stats_never_read_them(moto_s3, tmp
                           "progress": False, "rules": ["top_fraction quality_score=0.5"]})
     assert sorted(f["shard"] for f in summary.failed) == sorted(BAD_KEYS)
     assert _outside(tmp_path, out) == []
-    stats = json.loads((out / "stats.json").read_text())
+    stats = json.loads((state(out) / "stats.json").read_text())
     assert list(stats["per_shard"]) == ["good.parquet"] and stats["rows_in"] == len(rows)
     kept, dropped = pq.read_table(out / "keep" / "good.parquet"), pq.read_table(out / "drop" / "good.parquet")
     assert kept.num_rows + dropped.num_rows == len(rows)
