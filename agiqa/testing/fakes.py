@@ -34,6 +34,10 @@ class FakeConfig(MethodConfig):
     refuse: str | None = None  # rows whose prompt contains this raise inside the method
     die_on: str | None = None  # the process exits hard when a row's prompt contains this ...
     die_marker: str | None = None  # ... once, when this file does not exist yet (it is created first)
+    #: Once `die_marker` exists (a first death happened), setup exits hard this many times in all,
+    #: counted in `setup_death_log` (across processes): replacement actors that die while starting.
+    setup_deaths: int = 0
+    setup_death_log: str | None = None
     weights: str | None = None  # a file whose content digest is the method's identity (retrain = rewrite)
     teardown_log: str | None = None  # each teardown appends its process id here (seen across processes)
     num_gpus: float = 0.0
@@ -75,6 +79,13 @@ class FakeMethod(MethodBase):
 
     def setup(self) -> None:
         self.setups += 1
+        log, marker = self.cfg.setup_death_log, self.cfg.die_marker
+        if self.cfg.setup_deaths and log and marker and os.path.exists(marker):
+            died = len(open(log).read().splitlines()) if os.path.exists(log) else 0
+            if died < self.cfg.setup_deaths:
+                with open(log, "a") as f:
+                    f.write(f"{os.getpid()}\n")
+                os._exit(1)
 
     def score(self, images: list, prompts: list[str], columns: dict | None = None):
         if self.cfg.batch_latency_s is not None:

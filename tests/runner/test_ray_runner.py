@@ -79,3 +79,18 @@ def test_actor_dying_after_commit_counts_the_shard_done(ray_local, tmp_path):
     assert summary.actor_restarts == 1
     assert (summary.shards_done, summary.shards_failed, summary.rows_ok) == (3, 0, 24)
     assert_every_row_once(data, out)
+
+
+def test_replacements_that_die_while_starting_charge_no_shard(ray_local, tmp_path):
+    """The actor dies on a shard (one attempt charged); its next two replacements die in setup: the
+    shard queued on them ran on neither, so it is not charged again and the job completes with
+    max_shard_attempts=2 (before: "failed after 2 attempts" and 8 rows missing until a rerun)."""
+    data, out = shards(tmp_path, poison="die"), tmp_path / "out"
+    cfg = fake_config(data, out, runner="ray", die_on="die", die_marker=str(tmp_path / "died"), setup_deaths=2,
+                      setup_death_log=str(tmp_path / "setup-deaths"))
+    cfg.runner.max_shard_attempts = 2
+    summary = run_job(build_score_job(cfg))
+    assert len((tmp_path / "setup-deaths").read_text().splitlines()) == 2, "the start-up deaths were not injected"
+    assert (summary.shards_done, summary.shards_failed) == (3, 0), summary.failed
+    assert summary.actor_restarts == 3
+    assert_every_row_once(data, out)

@@ -136,6 +136,9 @@ class ActorPool:
         #: (rows finished, shards opened, their rows) of each actor's current generation at the last poll
         self.rows_seen = [(0, 0, 0)] * n
         self.restarts = 0
+        self.ready_refs: list = [None] * n
+        #: Replacements of each actor that died while starting, in a row (reset once one starts).
+        self.start_deaths = [0] * n
         for i in range(n):
             self.start(i)
         try:  # surface construction errors (bad model, bad adapter) once, clearly
@@ -150,6 +153,20 @@ class ActorPool:
         self.rows_seen[i] = (0, 0, 0)
         name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}"
         self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(*self.args)
+        self.ready_refs[i] = self.actors[i].ready.remote()  # done once the stage is set up
+
+    def started(self, i: int) -> bool:
+        """Whether actor `i`'s current generation finished starting (its stage set up) before now."""
+        import ray
+
+        done, _ = ray.wait([self.ready_refs[i]], timeout=0)
+        if not done:
+            return False
+        try:
+            ray.get(done[0])
+            return True
+        except Exception:
+            return False
 
     def replace(self, i: int) -> None:
         import ray
@@ -260,7 +277,12 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary, inflight: dict)
                         continue
                     lost = [shard if r is ref else inflight.pop(r)[0] for r in (submitted or [ref])]
                     per_actor[i].clear()
+                    started = pool.started(i)
                     pool.replace(i)
+                    if not started:  # it died setting up: no shard ran on it, none is charged
+                        _died_starting(pool, i, lost, one_line(e), queue)
+                        continue
+                    pool.start_deaths[i] = 0
                     _actor_died(plan, i, lost, one_line(e), ledger, queue, retry_or_fail, pool.alive(), suspects)
                     continue
                 except Exception as e:
@@ -271,6 +293,21 @@ def _drive(plan: PassPlan, pool: ActorPool, summary: JobSummary, inflight: dict)
                 ledger.settle(shard.rel, report, pool.alive())
     finally:
         progress.close()
+
+
+#: Replacements of one actor that may die while starting, in a row, before the pass gives up.
+MAX_START_DEATHS = 3
+
+
+def _died_starting(pool: ActorPool, i: int, lost: list, reason: str, queue: deque) -> None:
+    """An actor that died before its stage was set up ran none of the shards queued on it: they go
+    back uncharged. A pool whose replacements keep dying while starting stops the pass (one line)."""
+    pool.start_deaths[i] += 1
+    if pool.start_deaths[i] >= MAX_START_DEATHS:
+        raise ClusterError(f"{pool.stage_name} actor {i} died while starting {pool.start_deaths[i]} times in a "
+                           f"row: {reason}")
+    log.warning("actor %d died while starting (%s); %d queued shard(s) go back uncharged", i, reason, len(lost))
+    queue.extendleft(reversed(lost))
 
 
 def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLedger, queue: deque,
