@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from agiqa.errors import ConfigError
 from agiqa.storage.conditional import create_exclusive, delete_if, read_versioned, replace_if
+from agiqa.storage.staging import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class OutputLease:
         if data.get("host") == self.me["host"] and isinstance(data.get("pid"), int):
             if data["pid"] == os.getpid():  # this process: stale unless one of its jobs still holds it
                 return data.get("token") not in _HELD_HERE
-            return not _alive(data["pid"])
+            return not process_alive(data["pid"])
         return False
 
     def _beat(self) -> None:
@@ -148,16 +149,6 @@ class OutputLease:
                           "%.0f s); its shards commit as usual, but check the summary", self.output, self.ttl_s)
                 return
             self.held.token = new
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def job_identity(job) -> str:

@@ -57,7 +57,7 @@ def clean_staging() -> int:
     host, removed = this_host(), 0
     for p in d.glob("*" + SUFFIX):
         who = owner(p.name)
-        if who is None or who[0] != host or _alive(who[1]):
+        if who is None or who[0] != host or process_alive(who[1]):
             continue
         try:
             p.unlink()
@@ -67,7 +67,8 @@ def clean_staging() -> int:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host (one that exists but is not ours counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
