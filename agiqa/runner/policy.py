@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 
 from agiqa.runner.progress import Progress
+from agiqa.runner.stage import is_partial
 from agiqa.runner.summary import JobSummary
 from agiqa.storage.names import shown
 
@@ -27,6 +28,8 @@ def record_plan(summary: JobSummary, plan) -> None:
     summary.shards_skipped += len(plan.skipped)
     summary.begin_pass(plan.pass_.stage.name, plan.pass_.output, total, len(plan.skipped),
                        getattr(plan.pass_.stage, "input_handling", None))
+    if is_partial(plan.pass_.stage):
+        summary.passes[-1]["partial"] = True
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
     for shard, why in plan.refused:
         log.warning("shard %s refused: %s", shown(shard.rel), why)
@@ -39,7 +42,7 @@ def record_plan(summary: JobSummary, plan) -> None:
         rel, why = next(iter(plan.damaged.items()))
         log.warning("%d committed shard(s) under %s are done again: their outputs are not as committed "
                     "(first: %r: %s)", len(plan.damaged), plan.pass_.output, rel, why)
-    if plan.orphaned:
+    if plan.orphaned and not is_partial(plan.pass_.stage):  # a reduce's partials: read by listing, never as data
         summary.orphaned[plan.pass_.output] = plan.orphaned
         log.warning("%d committed shard(s) under %s have no input shard any more (kept; first: %r)",
                     len(plan.orphaned), plan.pass_.output, plan.orphaned[0])

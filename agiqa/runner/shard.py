@@ -165,7 +165,9 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
                             f"the input {opened.pf.metadata.num_rows}")
             return opened
         opened.side_reader = AlignedReader(side_src, side_pf, io.read_batch_rows)
-    opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
+    columns = getattr(io.stage, "read_columns", None)  # a partial stage reads only what it counts
+    opened.batches = opened.pf.iter_batches(batch_size=getattr(io.stage, "read_batch_rows", None) or io.read_batch_rows,
+                                            columns=list(columns) if columns is not None else None)
     if (add := getattr(io.stage, "added_input_columns", None)) is not None:
         opened.added = list(add(opened.pf.schema_arrow, shard.rel))
     if io.on_open is not None:
@@ -304,6 +306,53 @@ class ShardWriter:
         """Temp files removed (after a commit there are none left)."""
         for out in self.outputs:
             out.discard()
+
+
+class PartialWriter:
+    """A partial stage's one file per shard (`runner.stage.PartialStage`): batches folded in input
+    order, the result written and committed at the end, then the manifest, as `ShardWriter` does."""
+
+    def __init__(self, shard: ShardInfo, io: ShardIO, opened: OpenedShard):
+        self.shard, self.io, self.opened, self.stage = shard, io, opened, io.stage
+        self.report = ShardReport(shard=shard.rel, ok=False)
+        self.state = None
+        self.output: _OutputFile | None = None
+
+    def write(self, batch: pa.RecordBatch, result) -> None:
+        self.state = self.stage.fold(self.state, result)
+        self.report.rows_in += batch.num_rows
+        self.report.rows_by_status["read"] = self.report.rows_in
+        if self.io.on_rows is not None:
+            self.io.on_rows(batch.num_rows)
+
+    def commit(self, seconds: float) -> ShardReport:
+        io, report = self.io, self.report
+        table = self.stage.finish(self.state)
+        meta = {"agiqa": json.dumps(_provenance(io))}
+        uri = join(io.output_root, self.shard.rel)
+        self.output = _OutputFile(ShardOutput("partial"), table.schema.with_metadata(meta), uri, io.out_store)
+        for b in table.to_batches():
+            self.output.write(b)
+        committed = self.output.commit()
+        report.rows_out = table.num_rows
+        report.outputs = [{"name": "partial", "uri": uri, "rel": self.shard.rel, "rows": table.num_rows,
+                           **committed}]
+        report.output, report.seconds, report.ok = uri, seconds, True
+        io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
+                                build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
+                                               self.opened.side, report, {}))
+        return report
+
+    def discard(self) -> None:
+        if self.output is not None:
+            self.output.discard()
+
+
+def writer_for(shard: ShardInfo, io: ShardIO, opened: OpenedShard) -> ShardWriter | PartialWriter:
+    """The writer a shard's stage needs: rows joined to the input, or one partial table."""
+    from agiqa.runner.stage import is_partial
+
+    return (PartialWriter if is_partial(io.stage) else ShardWriter)(shard, io, opened)
 
 
 @contextmanager

@@ -80,3 +80,42 @@ class ShardStage(Protocol):
         ...
 
     def teardown(self) -> None: ...
+
+
+@runtime_checkable
+class PartialStage(Protocol):
+    """The map half of a reduce: one small table per input shard (a histogram, running statistics),
+    which a `Reduce` step then merges reading only these tables, never the rows.
+
+    It runs as a pass like any other (on Ray actors or in process, retried, resumed): the runner
+    reads `read_columns` of each shard in batches of `read_batch_rows`, calls `prepare` on the
+    prepare pool (where the batch's partial is computed), `process` on the engine thread (usually
+    the identity), `fold` in input order on the writer thread, and at the shard's end writes
+    `finish(state)` as the shard's one output file, committed with a manifest, exactly once.
+    `fold(None, part)` starts a shard's state; `finish(None)` is an empty shard's partial.
+    """
+
+    name: str
+    resources: Resources
+    required_columns: tuple[str, ...]
+    read_columns: tuple[str, ...]
+    read_batch_rows: int
+
+    def identity(self) -> dict: ...
+
+    def setup(self) -> None: ...
+
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard: ShardInfo | None) -> Any: ...
+
+    def process(self, prepared: Any) -> Any: ...
+
+    def fold(self, state: Any, part: Any) -> Any: ...
+
+    def finish(self, state: Any) -> pa.Table: ...
+
+    def teardown(self) -> None: ...
+
+
+def is_partial(stage) -> bool:
+    """True for a `PartialStage` (one table per shard), False for a row stage."""
+    return callable(getattr(stage, "fold", None)) and callable(getattr(stage, "finish", None))

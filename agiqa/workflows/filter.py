@@ -188,7 +188,27 @@ class FilterPlan:
                 out[r.text] = results[self.cutoff_names[r.text]]
         return out
 
+    def cutoff_passes(self) -> list:
+        """Per top-fraction rule, the cutoff as partial passes and merges (`workflows.cutoff_steps`):
+        the counting spread over the runner's actors, resumable, exactly the driver-side result."""
+        from agiqa.selection import CutoffSearch
+        from agiqa.stages.cutoff import RankedRows
+        from agiqa.workflows.cutoff_steps import cutoff_steps
+
+        steps: list = []
+        for r in self.rules:
+            if not isinstance(r, TopFractionRule):
+                continue
+            source = self.cfg.sources.get(r.column)
+            rows = RankedRows(self.setup.status_column, source_column(r.column) if source else None, source)
+            search = CutoffSearch(r.column, self.cfg.id_column, r.fraction,
+                                  max_rows_in_memory=self.cfg.cutoff_rows_in_memory)
+            steps += cutoff_steps(self.cutoff_names[r.text], self.cfg.input, self.cfg.output, search, rows,
+                                  self.resources)
+        return steps
+
     def cutoff_steps(self) -> list[Reduce]:
+        """Per top-fraction rule, the cutoff as one reduce on this process (the dry run: nothing written)."""
         return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text])
                 for r in self.rules if isinstance(r, TopFractionRule)]
 
@@ -254,7 +274,7 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
 
         steps += build_score_job(cfg.score).passes
         batch_rows = cfg.score.read_batch_rows
-    steps += plan.cutoff_steps()
+    steps += plan.cutoff_passes()
     side = cfg.images if cfg.write_rows and not setup.image_in_input else None
     steps.append(Pass(plan.stage, cfg.input, cfg.output, side_input=side))
     steps.append(_stats_step(plan))

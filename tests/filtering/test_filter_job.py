@@ -192,7 +192,8 @@ def test_score_on_the_way_then_filter_in_one_job(small_shards, tmp_path):
     score = fake_config(small_shards, tmp_path / "scored").model_dump()
     summary = filter_({"output": str(tmp_path / "out"), "rules": ["top_fraction quality_score=0.25"],
                        "write_rows": True, "score": score, "runner": {"kind": "local"}, "progress": False})
-    assert [p["stage"] for p in summary.passes] == ["score", "filter"] and not summary.failed
+    assert [p["stage"] for p in summary.passes] == ["score", "cutoff-histogram", "cutoff-bucket", "filter"]
+    assert not summary.failed
     ranked = []
     for rel in ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]:
         ids = pq.read_table(small_shards / rel).column("id").to_pylist()
