@@ -74,6 +74,8 @@ class ShardJob:
     max_batches_in_flight: int = 4  # per actor (or local process), across its shards
     prepare_workers: int | None = None  # None: from each stage's resources (`runner.stream.prepare_workers`)
     progress: bool = True
+    #: How long a pass's actors may take to start (model load included) before the job stops, in one line.
+    actor_start_timeout_s: float = 1800.0
     #: How stores are opened (a test passes one that injects faults); called on the driver and actors.
     open_store: Callable = field(default=_open_store)
 
