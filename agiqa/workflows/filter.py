@@ -33,6 +33,18 @@ class FilterSetup:
     status_column: str | None
     image_in_input: bool
     sources: dict = field(default_factory=dict)  # column -> the one source judged on it (checked)
+    #: column -> the `ScoreSpec` it was written with (field metadata; absent for columns agiqa did not score)
+    specs: dict = field(default_factory=dict)
+
+    def higher_is_better(self, column: str) -> bool:
+        """Which way a top-fraction rule on `column` ranks: the scoring method's `ScoreSpec` says (for a
+        column mixing two methods, the chosen source's, read off `prefilter_<column>`); else higher."""
+        from agiqa.score_source import PREFILTER_PREFIX
+
+        spec = self.specs.get(column)
+        if self.sources.get(column, "").startswith(PREFILTER_PREFIX):
+            spec = self.specs.get(f"prefilter_{column}", spec)
+        return True if spec is None else spec.higher_is_better
 
 
 def first_schema(root: str, storage):
@@ -91,14 +103,15 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
 
         stage = build_score_job(cfg.score).passes[0].stage
         images = first_schema(cfg.score.input, cfg.storage)
-        columns = {f.name: f.type for f in images if f.name not in stage.drop_columns}
-        columns.update({f.name: f.type for f in stage.output_fields()})
+        fields = [f for f in images if f.name not in stage.drop_columns] + list(stage.output_fields())
+        columns = {f.name: f.type for f in fields}
         if cfg.score.prefilter is not None:  # passes[0] is the cheap pass: the cascade's columns come last
             for a in cfg.score.aspects:
                 columns.update({f"{a}_score": pa.float32(), source_column(f"{a}_score"): pa.string()})
         where = f"the rows the score job writes (method {cfg.score.method.name}, aspects {cfg.score.aspects})"
     else:
-        columns = {f.name: f.type for f in first_schema(cfg.input, cfg.storage)}
+        fields = list(first_schema(cfg.input, cfg.storage))
+        columns = {f.name: f.type for f in fields}
         where = f"the scored shards under {cfg.input}"
     for name in dict.fromkeys([cfg.id_column] + [r.column for r in rules]):
         if name not in columns:
@@ -121,11 +134,15 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
             raise ConfigError(f"write_rows: the scored rows have no {cfg.image_column!r} column; give the original "
                               "shards with --images")
         first_schema(cfg.images, cfg.storage)
+    from agiqa.aspects import spec_of_field
+
+    specs = {f.name: spec for f in fields if (spec := spec_of_field(f)) is not None}
     return FilterSetup(columns, cfg.status_column if cfg.status_column in columns else None, image_in_input,
-                       dict(cfg.sources))
+                       dict(cfg.sources), specs)
 
 
-def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str) -> Reduce:
+def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str,
+                 descending: bool = True) -> Reduce:
     source = cfg.sources.get(rule.column)
 
     def fn(ctx) -> dict:
@@ -145,7 +162,7 @@ def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None
                     t = t.filter(pa.array(~other_source_mask(t, rule.column, source)))
                 yield t
 
-        return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction,
+        return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction, descending=descending,
                                    max_rows_in_memory=cfg.cutoff_rows_in_memory).to_dict()
 
     return Reduce(name, fn)
@@ -201,7 +218,7 @@ class FilterPlan:
                 continue
             source = self.cfg.sources.get(r.column)
             rows = RankedRows(self.setup.status_column, source_column(r.column) if source else None, source)
-            search = CutoffSearch(r.column, self.cfg.id_column, r.fraction,
+            search = CutoffSearch(r.column, self.cfg.id_column, r.fraction, self.setup.higher_is_better(r.column),
                                   max_rows_in_memory=self.cfg.cutoff_rows_in_memory)
             steps += cutoff_steps(self.cutoff_names[r.text], self.cfg.input, self.cfg.output, search, rows,
                                   self.resources)
@@ -209,7 +226,8 @@ class FilterPlan:
 
     def cutoff_steps(self) -> list[Reduce]:
         """Per top-fraction rule, the cutoff as one reduce on this process (the dry run: nothing written)."""
-        return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text])
+        return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text],
+                             self.setup.higher_is_better(r.column))
                 for r in self.rules if isinstance(r, TopFractionRule)]
 
 

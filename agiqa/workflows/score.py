@@ -76,12 +76,13 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
 
     steps: list = [Pass(cheap_stage, cfg.input, cheap_out)]
     if p.top_fraction:
-        steps += _cutoffs_over(cheap_out, cfg.output, p.top_fraction, id_column)
+        steps += _cutoffs_over(cheap_out, cfg.output, p.top_fraction, id_column, cheap.spec.higher_is_better)
     steps.append(Pass(cascade_stage, cfg.input, cfg.output, side_input=cheap_out))
     return steps
 
 
-def _cutoffs_over(root: str, output: str, fractions: dict[str, float], id_column: str) -> list:
+def _cutoffs_over(root: str, output: str, fractions: dict[str, float], id_column: str,
+                  higher_is_better: bool = True) -> list:
     """Per aspect, the exact global top-fraction cutoff of the cheap scores under `root`, as partial
     passes (`workflows.cutoff_steps`), then one reduce gathering them as `prefilter_cutoffs`."""
     from agiqa.selection import CutoffSearch
@@ -90,7 +91,8 @@ def _cutoffs_over(root: str, output: str, fractions: dict[str, float], id_column
     names = {aspect: f"prefilter_cutoff-{aspect}" for aspect in sorted(fractions)}
     steps: list = []
     for aspect, name in names.items():
-        steps += cutoff_steps(name, root, output, CutoffSearch(f"{aspect}_score", id_column, fractions[aspect]))
+        steps += cutoff_steps(name, root, output, CutoffSearch(f"{aspect}_score", id_column, fractions[aspect],
+                                                                  higher_is_better))
 
     def gather(ctx) -> dict:
         return {aspect: ctx.results[name] for aspect, name in names.items()}

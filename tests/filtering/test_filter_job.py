@@ -203,6 +203,31 @@ def test_score_on_the_way_then_filter_in_one_job(small_shards, tmp_path):
     assert read_dir(tmp_path / "out" / "rows").num_rows == 10  # images from the score job's input
 
 
+def test_a_top_fraction_of_a_lower_is_better_method_keeps_its_lowest_scores(small_shards, tmp_path):
+    """The direction comes from the method's ScoreSpec, carried in the score column's field metadata."""
+    from agiqa.api import filter as filter_
+    from agiqa.api import score as score_
+    from agiqa.config.filter_job import FilterJobConfig
+    from agiqa.workflows.filter import dry_run
+    from tests.runner.helpers import expected_scores, fake_config
+
+    cfg = fake_config(small_shards, tmp_path / "scored")
+    cfg.method.lower_is_better = True
+    score_(cfg)
+    fcfg = {"input": str(tmp_path / "scored"), "output": str(tmp_path / "out"), "progress": False,
+            "rules": ["top_fraction quality_score=0.25"], "runner": {"kind": "local"}}
+    summary = filter_(fcfg)
+    ranked = []
+    for rel in ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]:
+        ids = pq.read_table(small_shards / rel).column("id").to_pylist()
+        ranked += zip(expected_scores(small_shards / rel, "quality"), ids, strict=True)
+    ranked.sort(key=lambda r: (r[0], r[1]))  # lowest first: the best of a lower-is-better score
+    assert sorted(read_dir(tmp_path / "out" / "keep").column("id").to_pylist()) == sorted(i for _, i in ranked[:10])
+    cut = summary.reduced["cutoff0-quality_score"]
+    assert cut["descending"] is False and cut["value"] == pytest.approx(ranked[9][0])
+    assert dry_run(FilterJobConfig(**{**fcfg, "output": str(tmp_path / "dry")}))["kept"] == 10
+
+
 def test_filter_reads_and_writes_s3(s3_env, scored):
     import io
 
