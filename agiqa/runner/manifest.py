@@ -83,6 +83,7 @@ def build_manifest(stage_name: str, identity: dict, ident_hash: str, shard: Shar
         "rows_by_status": report.rows_by_status,
         "rows_ok": report.rows_ok,
         "rows_error": report.rows_error,
+        "counts": getattr(report, "counts", {}),
         "renamed_input_columns": renames,
         "identity_hash": ident_hash,
         "identity": identity,

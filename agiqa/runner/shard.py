@@ -36,6 +36,9 @@ class ShardReport(RowCounts):
     output: str | None = None  # the first output's URI
     outputs: list[dict] = field(default_factory=list)  # {name, uri, rows}
     times: dict = field(default_factory=dict)
+    #: Per column the stage names in `counted_columns`: rows per value (nulls left out), so a reduce
+    #: over the job (a filter's drops by reason) reads the manifests, never the rows.
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows_ok": self.rows_ok, "rows_error": self.rows_error}
@@ -279,6 +282,11 @@ class ShardWriter:
         by_status = self.report.rows_by_status
         for status in result.column(STATUS).to_pylist():
             by_status[status] = by_status.get(status, 0) + 1
+        for name in getattr(stage, "counted_columns", ()):
+            counts = self.report.counts.setdefault(name, {})
+            for value in result.column(name).to_pylist():
+                if value is not None:
+                    counts[value] = counts.get(value, 0) + 1
         self.report.rows_in += batch.num_rows
         if self.io.on_rows is not None:
             self.io.on_rows(batch.num_rows)

@@ -58,6 +58,9 @@ class ShardStage(Protocol):
         """Everything that changes this stage's outputs (weights' digests, settings); JSON-able."""
         ...
 
+    # Optional: `counted_columns: tuple[str, ...]`: output columns whose values the runner counts per
+    # shard into the report and manifest (`counts`), for reduces that then read manifests only.
+
     # Optional: `added_input_columns(schema, rel) -> list[AddedColumn]`: columns the runner adds to
     # every batch it reads from a shard with input schema `schema` (rows numbered from 0 in the
     # shard), before the stage sees them; they are kept in the outputs as input columns are.

@@ -232,7 +232,8 @@ class FilterPlan:
 
 
 def _stats_step(plan: FilterPlan) -> Reduce:
-    """Per-shard and global counts (rows in, kept, dropped per reason) from the committed shards only."""
+    """Per-shard and global counts (rows in, kept, dropped per reason) from the committed shards' manifests
+    only (the filter stage counts reasons into them: `counted_columns`), never reading a row."""
     cfg = plan.cfg
 
     def fn(ctx) -> dict:
@@ -250,10 +251,10 @@ def _stats_step(plan: FilterPlan) -> Reduce:
             m = read_manifest(out_store, cfg.output, ShardInfo(join(cfg.input, rel), rel, 0, ""))
             if m is None or m.get("identity_hash") != want:
                 return rel, None
-            reasons: Counter = Counter()
-            with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
-                col = pq.read_table(f, columns=["reason"]).column("reason")
-            reasons.update(col.to_pylist())
+            reasons = (m.get("counts") or {}).get("reason")
+            if reasons is None:  # committed by an agiqa before manifests counted reasons: read the drops
+                with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
+                    reasons = Counter(pq.read_table(f, columns=["reason"]).column("reason").to_pylist())
             by = m.get("rows_by_status", {})
             return rel, {"rows_in": m.get("rows_in", 0), "kept": by.get("kept", 0), "dropped": by.get("dropped", 0),
                          "dropped_by_reason": dict(sorted(reasons.items()))}

@@ -271,3 +271,19 @@ def test_a_scored_img2dataset_shard_keeps_every_status_column_and_filters_as_the
     kept = pq.read_table(tmp_path / "out" / "keep" / "s.parquet")
     assert kept.column("input_status").to_pylist() == ["success"] * 2
     assert kept.column("input2_status").to_pylist() == ["ok", "ok"] and kept.column("status").to_pylist() == ["kept"] * 2
+
+
+def test_each_manifest_counts_its_drops_by_reason_so_stats_read_no_rows(scored):
+    from collections import Counter
+
+    from agiqa.api import filter as filter_
+    from tests.fixtures.state import state
+
+    tmp, rows = scored
+    filter_(config(tmp))
+    manifests = sorted((state(tmp / "out") / "manifests").rglob("*.manifest.json"))
+    assert len(manifests) == len(rows)
+    for m in manifests:
+        rel = str(m.relative_to(state(tmp / "out") / "manifests"))[: -len(".manifest.json")]
+        drops = Counter(pq.read_table(tmp / "out" / "drop" / rel).column("reason").to_pylist())
+        assert json.loads(m.read_text())["counts"].get("reason", {}) == dict(drops)  # an empty shard: none
