@@ -31,7 +31,8 @@ def record_plan(summary: JobSummary, plan) -> None:
     if is_partial(plan.pass_.stage):
         summary.passes[-1]["partial"] = True
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
-    for shard, why in plan.refused:
+    # a reduce's partial passes leave refusals to the pass over the rows, which reports them once
+    for shard, why in [] if is_partial(plan.pass_.stage) else plan.refused:
         log.warning("shard %s refused: %s", shown(shard.rel), why)
         summary.failed.append({"shard": shard.rel, "reason": f"refused: {why}", "attempts": 0})
     if plan.redone:

@@ -67,13 +67,15 @@ class ReduceContext:
 
         from agiqa.errors import DataError
         from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
+        from agiqa.runner.plan import refusal
         from agiqa.storage.layout import data_shards
-        from agiqa.storage.names import shown, unsafe_name
+        from agiqa.storage.names import shown
         from agiqa.storage.uri import join
 
         want = identity_hash(identity)
         store = self.store(partials_root)
-        listed = sorted((s for s in data_shards(self.store(input_root), input_root) if not unsafe_name(s.rel)),
+        # the shards a pass runs (those planning refuses are reported failed by the pass over the rows)
+        listed = sorted((s for s in data_shards(self.store(input_root), input_root) if not refusal(s)),
                         key=lambda s: s.rel)
 
         def read(shard):

@@ -140,8 +140,12 @@ class CutoffSearch:
         return self.counted and bool(self.keep)
 
     def histogram(self, table) -> np.ndarray:
-        """One batch's counts (65,536 bins) of the next 16 key bits, inside the current bucket."""
-        keys, _, _ = _valid_rows(table, self.column, self.id_column, self.descending)
+        """One batch's counts (65,536 bins) of the next 16 key bits, inside the current bucket. Needs only
+        the value column (ids break ties in the bucket, read last)."""
+        if self.column not in table.column_names:
+            raise DataError(f"column {self.column!r} is missing (columns: {', '.join(table.column_names)})")
+        vals, valid = numeric_values(table.column(self.column), self.column)
+        keys = to_keys(vals[valid] if not valid.all() else vals, self.descending)
         if self.levels:
             keys = keys[(keys >> np.uint64(self.shift + _BITS)) == np.uint64(self.prefix)]
         digits = (keys >> np.uint64(self.shift)) & np.uint64(_BINS - 1)

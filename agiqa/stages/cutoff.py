@@ -84,6 +84,12 @@ class _CutoffPartial:
 class HistogramStage(_CutoffPartial):
     kind = "histogram"
 
+    def __init__(self, search: CutoffSearch, rows: RankedRows, resources: Resources | None = None):
+        super().__init__(search, rows, resources)
+        # counting needs the values (and what selects the rows), not the ids: string ids are most of the bytes
+        self.read_columns = tuple(dict.fromkeys([search.column, *rows.columns]))
+        self.required_columns = tuple(dict.fromkeys([*self.read_columns, search.id_column]))
+
     def prepare(self, batch, side, shard) -> np.ndarray:
         return self.search.histogram(self._table(batch))
 
