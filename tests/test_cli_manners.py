@@ -71,3 +71,21 @@ def test_an_unknown_or_abbreviated_option_is_named_with_the_one_it_is_close_to()
         assert out.returncode == 2 and len(lines) == 1, out.stderr
         want = f"agiqa eval: error: unknown option {flag}" + (f" (did you mean {near}?)" if near else "")
         assert lines[0] == want and "required" not in out.stderr
+
+
+def test_output_dot_resolves_and_the_first_log_line_says_where_the_state_goes(tmp_path):
+    """`--output .` keeps the state in `../<name>.agiqa`: the job's first log line says so, as absolute paths."""
+    import os
+
+    data, out = tmp_path / "in", tmp_path / "here"
+    write_shard(data / "s.parquet", ["a", "b"])
+    out.mkdir()
+    (tmp_path / "job.yaml").write_text("method: {name: fake}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", CLI, "score", "--config", "../job.yaml", "--input", "../in",
+                          "--output", ".", "--runner", "local", "--no-progress"], cwd=out, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    logged = [ln for ln in res.stderr.splitlines() if " INFO " in ln]
+    assert logged[0].endswith(f"INFO agiqa: job {data} -> {out} (its state: {tmp_path / 'here.agiqa'})"), logged[:3]
+    assert (tmp_path / "here.agiqa" / "job_summary.json").is_file() and (out / "s.parquet").is_file()

@@ -39,6 +39,18 @@ def state_uri(output: str, rel: str) -> str:
     return join(state_root(output), rel)
 
 
+def log_roots(what: str, input: str, output: str) -> None:
+    """A job's first log line: its roots as absolute paths, and where its state goes (`--output .`
+    keeps the state in `../<name>.agiqa`: said here, not found later)."""
+    import logging
+
+    def shown_root(root: str) -> str:
+        return str(root) if is_s3(str(root)) else os.path.normpath(os.path.abspath(root))
+
+    logging.getLogger("agiqa").info("%s %s -> %s (its state: %s)", what, shown_root(input), shown_root(output),
+                                    state_root(output))
+
+
 def check_has_parent(output: str) -> None:
     """ConfigError for an output with no place beside it (a bucket's or a filesystem's root)."""
     output = str(output)

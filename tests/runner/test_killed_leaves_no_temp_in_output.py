@@ -99,3 +99,23 @@ def test_planning_removes_only_temps_of_dead_processes_of_this_host(tmp_path, sm
     score(fake_config(small_shards, out))  # everything skipped; planning cleans
     assert {k for k, p in files.items() if p.exists()} == {"alive here", "dead pid, other host",
                                                               "not a temp file of agiqa's"}
+
+
+def test_ingest_removes_what_a_killed_ingest_left(tmp_path):
+    from agiqa.cli import main
+    from tests.fixtures.shards import png
+
+    images, out = tmp_path / "images", tmp_path / "out"
+    images.mkdir()
+    for i in range(3):
+        (images / f"img{i}.png").write_bytes(png(i, 12, 10))
+        (images / f"img{i}.txt").write_text(f"a cat, no. {i}")
+    assert main(["ingest", "--input", str(images), "--output", str(out)]) == 0
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [state(out) / "tmp" / f"{this_host()}~{dead.pid}~part.parquet.a1b2c3d4.tmp", out / ".part.parquet.a1b2c3d4.tmp"]
+    for p in left:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"partial")
+    assert main(["ingest", "--input", str(images), "--output", str(out)]) == 0
+    assert [p for p in left if p.exists()] == []
