@@ -99,13 +99,13 @@ def _warn_skipped(root: str, skipped: dict[str, int]) -> None:
     """One warning per root and set of skipped folders in a process (a job lists its input more than once)."""
     import logging
 
-    from agiqa.storage.names import shown
-
     key = (str(root), tuple(sorted(skipped)))
     if key in _warned:
         return
     _warned.add(key)
-    names = ", ".join(f"{shown(f)}/ ({n} shard(s))" for f, n in sorted(skipped.items()))
+    # repr-quoted when a name is not printable (a newline must not forge a log line; `names.shown`'s rule,
+    # not imported: names imports this module)
+    names = ", ".join(f"{f if f.isprintable() else repr(f)}/ ({n} shard(s))" for f, n in sorted(skipped.items()))
     logging.getLogger(__name__).warning("%s: left out agiqa state folder(s), not data: %s", root, names)
 
 
