@@ -39,14 +39,20 @@ def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
     from agiqa.runner.lease import OutputLease
     from agiqa.storage import check_access
     from agiqa.storage import open_store as default_open
+    from agiqa.storage.layout import log_roots
+    from agiqa.storage.temps import clean_temps
+    from agiqa.storage.uri import is_s3
 
     open_store = open_store or default_open
     t0 = time.perf_counter()
     check_access(cfg.input, cfg.output, cfg.storage)
+    log_roots("ingest", cfg.input, cfg.output)
     in_store = InputView(open_store(cfg.input, cfg.storage), cfg.input, cfg.follow_symlinks)
     out_store = open_store(cfg.output, cfg.storage)
     ident = identity_hash({"ingest": cfg.model_dump(exclude={"workers", "overwrite", "storage"})})
     with OutputLease(out_store, cfg.output, ident):  # one writer per output, as for score and filter
+        if not is_s3(cfg.output):  # what a killed ingest left (`storage.temps`)
+            clean_temps(cfg.output)
         return _run(cfg, in_store, out_store, t0)
 
 

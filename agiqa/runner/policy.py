@@ -60,6 +60,10 @@ class ShardLedger:
         if report["ok"]:
             self.summary.shard_done()
             self.summary.add_rows(report["rows_by_status"])
+            if new := self.summary.add_renames(report.get("renamed_input_columns") or {}):
+                p = self.summary.passes[-1] if self.summary.passes else {}
+                log.info("%s: input column(s) renamed, as the %s stage writes columns of the same names: %s",
+                         p.get("output", "output"), p.get("stage", "its"), renames_text(new))
             self.progress.shard_done(actors_alive, rows=sum(report["rows_by_status"].values()))
         else:
             self.summary.failed.append({"shard": rel, "reason": report["error"], "attempts": 1 + self.attempts[rel]})
@@ -76,6 +80,11 @@ class ShardLedger:
                                     "attempts": self.attempts[rel]})
         self.progress.shard_done(actors_alive, failed=True)
         return False
+
+
+def renames_text(renames: dict[str, str]) -> str:
+    """`status -> input_status, error -> input_error`."""
+    return ", ".join(f"{old} -> {new}" for old, new in renames.items())
 
 
 def _reasons(reasons: list[str]) -> str:

@@ -39,6 +39,8 @@ class ShardReport(RowCounts):
     #: Per column the stage names in `counted_columns`: rows per value (nulls left out), so a reduce
     #: over the job (a filter's drops by reason) reads the manifests, never the rows.
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Input columns renamed because the stage writes a column of the same name (`joined_schema`).
+    renamed_input_columns: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows_ok": self.rows_ok, "rows_error": self.rows_error}
@@ -302,6 +304,7 @@ class ShardWriter:
         report.seconds = seconds
         report.ok = True
         report.times = dict(getattr(self.stage, "times", {}) or {})
+        report.renamed_input_columns = dict(self.renames)
         io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
                                 build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
                                                self.opened.side, report, self.renames))

@@ -1,4 +1,4 @@
-"""Local folders: temp file in the destination folder + os.replace (atomic on POSIX).
+"""Local folders: a temp file on the destination's filesystem (in the state root) + os.replace (atomic on POSIX).
 
 A store is opened for one root (`open_store(root)`); every write, commit, temp file and delete
 is checked to lie under it (`names.check_inside`), so a name from a listing (`..`, a symlink in
@@ -71,12 +71,12 @@ class LocalStore:
         return open(uri, "rb")  # noqa: SIM115 - the caller owns it
 
     def temp_path_for(self, uri: str) -> str:
+        """A temp file on `uri`'s filesystem, in the state root when there is one, so a killed job
+        leaves nothing inside the output (`temps.py`)."""
+        from agiqa.storage.temps import new_temp
+
         check_inside(self.root, uri)
-        d = os.path.dirname(os.path.abspath(uri))
-        os.makedirs(d, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix="." + os.path.basename(uri) + ".", suffix=".tmp", dir=d)
-        os.close(fd)
-        return path
+        return new_temp(self.root, uri)
 
     def probe_write(self, root: str, ride_outages: bool = False) -> None:
         """Refuse an output that is a file, or a folder this process cannot write, before any work."""

@@ -68,10 +68,11 @@ def source_counts(root: str, storage, columns: list[str]) -> dict[str, Counter]:
     import pyarrow.parquet as pq
 
     from agiqa.storage import open_store
+    from agiqa.storage.layout import committed_shards
 
     store = open_store(root, storage)
     out: dict[str, Counter] = {c: Counter() for c in columns}
-    for shard in (s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")):
+    for shard in committed_shards(store, root):  # the shards the filter reads, never a state root's
         with store.open_read(shard.uri) as f:
             t = pq.read_table(f, columns=[source_column(c) for c in columns])
         for c in columns:

@@ -364,7 +364,8 @@ def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLe
         suspects.discard(s.rel)
         log.warning("actor %d died after committing %s; counted as done", i, shown(s.rel))
         ledger.settle(s.rel, {"ok": True, "rows_by_status": m.get("rows_by_status", {}),
-                              "rows_out": m.get("rows_out", 0)}, alive)
+                              "rows_out": m.get("rows_out", 0),
+                              "renamed_input_columns": m.get("renamed_input_columns") or {}}, alive)
     if not pending:
         return
     if len(pending) > 1:
