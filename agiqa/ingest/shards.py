@@ -1,8 +1,7 @@
-"""What a format's planner hands the ingest job: output shards, each with its identity and its rows."""
+"""What a format's planner hands the ingest job: output shards, each with its work list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agiqa.errors import DataError
@@ -11,12 +10,11 @@ from agiqa.ingest.report import Skip
 
 @dataclass
 class OutputShard:
-    """One output shard: its relative name, what it is made of, and how to produce its rows."""
+    """One output shard: its relative name and its work list (`agiqa.ingest.worklist`), one row per
+    output row, in output order."""
 
     rel: str
-    identity: dict  # JSON-able; changes whenever the shard's content would
-    schema: object  # pa.Schema of the rows (id, image, prompt, then the extras)
-    rows: Callable[[], Iterator[dict | Skip]]  # rows to write, or Skips to report, in order
+    table: object  # pa.Table: the work list
 
 
 @dataclass
