@@ -30,8 +30,11 @@ class IngestStage:
     required_columns = ("src.index", "src.item", "src.uri", ID)
     drop_columns = SOURCE_COLUMNS
 
-    def __init__(self, output: str, *, limits, verify: str = "decode", storage=None, actors: int | None = None):
+    def __init__(self, output: str, *, limits, verify: str = "decode", storage=None, actors: int | None = None,
+                 open_store=None):
         self.output, self.limits, self.verify, self.storage = output, limits, verify, storage
+        #: How stores are opened: the job's own (`ShardJob.open_store`: a test's faulty store reaches here).
+        self.open_store = open_store
         self.resources = Resources(num_cpus=1.0, num_actors=actors)
         self.outputs = (ShardOutput("ingested", statuses=("ok",), drop_columns=("status", "error"),
                                     columns=output_layout),)
@@ -67,13 +70,13 @@ class IngestStage:
 
     def _store(self, uri: str):
         """A store for `uri`: the output's own (it writes the reject records) where the kinds match."""
-        from agiqa.storage import open_store
+        from agiqa.storage import open_store as default
         from agiqa.storage.uri import is_s3
 
-        kind = is_s3(uri)
+        kind, opener = is_s3(uri), self.open_store or default
         with self._lock:
             if kind not in self._stores:
-                self._stores[kind] = open_store(self.output if is_s3(self.output) == kind else uri, self.storage)
+                self._stores[kind] = opener(self.output if is_s3(self.output) == kind else uri, self.storage)
             return self._stores[kind]
 
     def _row_group(self, key: tuple, read):

@@ -34,7 +34,7 @@ def buckets_for(rows: int, per_bucket: int = MAX_HASHES_PER_BUCKET) -> int:
 
 def duplicate_ids_step(root: str, id_column: str, shards=None, per_bucket: int | None = None):
     """A `Reduce` over the shards under `root` (or `shards(ctx)`: their relative names):
-    {rows, duplicate_ids, duplicate_rows, examples, null_ids, buckets}."""
+    {rows, duplicate_ids, duplicate_rows, examples, null_ids}."""
     from agiqa.runner.job import Reduce
 
     def fn(ctx) -> dict:
@@ -73,7 +73,9 @@ def duplicate_ids_step(root: str, id_column: str, shards=None, per_bucket: int |
             for values in ids():
                 counts.update(v for v in values if v is not None and hash(v) in repeated)
         dups = {v: n for v, n in counts.items() if n > 1}
-        result = {"rows": rows + nulls, "duplicate_ids": len(dups), "buckets": n_buckets,
+        log.debug("duplicate ids under %s: %d bucket(s) of at most %d hashes", root, n_buckets,
+                  per_bucket or MAX_HASHES_PER_BUCKET)
+        result = {"rows": rows + nulls, "duplicate_ids": len(dups),
                   "duplicate_rows": sum(dups.values()), "null_ids": nulls,
                   "examples": [str(v) for v, _ in sorted(dups.items(), key=lambda kv: (-kv[1], str(kv[0])))][:EXAMPLES]}
         if dups or nulls:

@@ -25,7 +25,7 @@ def build_ingest_job(cfg: IngestConfig, open_store=None):
     opener = open_store or _open_store
     planner = Planner(cfg, opener)
     stage = IngestStage(cfg.output, limits=cfg.images, verify=cfg.verify, storage=cfg.storage,
-                        actors=cfg.workers if cfg.runner == "ray" else 1)
+                        actors=cfg.workers if cfg.runner == "ray" else 1, open_store=open_store)
     steps = [Reduce("ingest_plan", planner), Pass(stage, worklist_root(cfg.output), cfg.output),
              duplicate_ids_step(cfg.output, "id", shards=planner.committed_rels)]
     job = ShardJob(passes=steps, storage=cfg.storage, runner=cfg.runner, address=cfg.address,
