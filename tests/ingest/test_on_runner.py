@@ -100,3 +100,25 @@ def test_duplicate_ids_in_several_buckets_match_one_bucket(tmp_path, monkeypatch
     assert "4 bucket(s) of at most 2 hashes" in caplog.text
     assert summary.reduced["duplicate_ids"] == {"rows": 8, "duplicate_ids": 2, "duplicate_rows": 5, "null_ids": 0,
                                                 "examples": ["x", "y"]}
+
+
+def test_s3_to_s3_work_lists_keep_their_etag_so_a_rerun_skips(moto_s3, tmp_path, monkeypatch):
+    import io
+
+    from tests.ingest.test_names import _s3_env
+
+    _s3_env(moto_s3, monkeypatch)
+    c, bucket = moto_s3.client(), moto_s3.make_bucket()
+    src = tmp_path / "src"
+    src.mkdir()
+    img2dataset_shard(src, 0, 4, failed=(1,), broken=(2,))
+    for f in src.iterdir():
+        c.upload_file(str(f), bucket, f"in/{f.name}")
+    args = {"input": f"s3://{bucket}/in", "output": f"s3://{bucket}/out", "workers": 2}
+    first = ingest(args)
+    assert first.ok and first.rows_written == 2
+    body = c.get_object(Bucket=bucket, Key="out/00000.parquet")["Body"].read()
+    assert pq.read_table(io.BytesIO(body)).schema.names[:3] == ["id", "image", "prompt"]
+    again = ingest(args)
+    assert (again.shards_already_done, again.rows_written) == (1, 2)
+    assert again.skipped_by_code == first.skipped_by_code == {"image_undecodable": 1, "row_without_image": 1}
