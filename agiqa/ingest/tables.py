@@ -13,7 +13,7 @@ from __future__ import annotations
 from agiqa.data.sources import refuse_urls
 from agiqa.errors import ConfigError
 from agiqa.ingest.formats import PROMPT_COLUMNS, extra_names, pick_column
-from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input, planned
 from agiqa.ingest.worklist import work_table
 
 
@@ -35,8 +35,8 @@ def plan_parquet(cfg, store) -> IngestPlan:
     shards_in = store.list_shards(cfg.input)
     if not shards_in:
         raise no_input(cfg, "*.parquet files")
-    shards = []
-    for s in shards_in:
+
+    def one(s):
         with store.open_read(s.uri) as f:
             pf = pq.ParquetFile(f)
             schema = pf.schema_arrow
@@ -58,5 +58,6 @@ def plan_parquet(cfg, store) -> IngestPlan:
         prompts = rest.column(prompt_col).to_pylist() if prompt_col else [None] * n
         src = {"src.item": [f"{s.rel}#{i}" for i in range(n)], "src.uri": [s.uri] * n, "src.etag": [s.etag] * n,
                "src.row": list(range(n)), "src.column": [image_col] * n}
-        shards.append(OutputShard(s.rel, work_table(src, ids, prompts, rest.select(keep), renamed)))
-    return IngestPlan("parquet", shards, [])
+        return OutputShard(s.rel, work_table(src, ids, prompts, rest.select(keep), renamed))
+
+    return IngestPlan("parquet", list(planned(one, shards_in)), [])

@@ -27,7 +27,7 @@ import tarfile
 from agiqa.ingest.check import IMAGE_SUFFIXES
 from agiqa.ingest.formats import extra_names
 from agiqa.ingest.report import Skip
-from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input, planned
 from agiqa.ingest.worklist import work_table
 
 IMAGE_EXTS = tuple(s.lstrip(".") for s in IMAGE_SUFFIXES)
@@ -45,14 +45,18 @@ def plan_tars(cfg, store) -> IngestPlan:
     if not tars:
         raise no_input(cfg, "*.tar files")
     siblings = {f.rel: f for f in store.list_files(cfg.input, (".parquet",))}
-    shards, skipped = [], []
-    for t in tars:
+
+    def one(t):
         rel = t.rel[: -len(".tar")] + ".parquet"
         side = siblings.get(rel)
         meta = _read_sibling(side, store) if side is not None else None
         with store.open_read(t.uri) as f:
             table, skips = _work_list(t, samples(f, t.rel, t.size), meta)
-        shards.append(OutputShard(rel, table))
+        return OutputShard(rel, table), skips
+
+    shards, skipped = [], []
+    for shard, skips in planned(one, tars):
+        shards.append(shard)
         skipped += skips
     return IngestPlan("webdataset", shards, skipped)
 
