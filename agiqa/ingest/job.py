@@ -102,8 +102,8 @@ def build_report(cfg: IngestConfig, planner: Planner, job_summary, identity_hash
     summary.skipped.extend(planner.refused + plan.skipped)
     etags = _worklist_etags(out_store, cfg.output)
     records = _reject_records(out_store, cfg.output)
-    for shard in plan.shards:
-        m = _manifest(out_store, cfg.output, shard.rel)
+    manifests = _in_parallel(lambda shard: _manifest(out_store, cfg.output, shard.rel), plan.shards)
+    for shard, m in zip(plan.shards, manifests, strict=True):
         if not m or m.get("identity_hash") != identity_hash or (m.get("input") or {}).get("etag") != etags.get(
                 shard.rel):
             continue
@@ -142,8 +142,18 @@ def _reject_records(store, output: str) -> dict[str, list[dict]]:
     except (StorageError, FileNotFoundError):
         return {}
     out: dict[str, list[dict]] = {}
-    for f in sorted(files, key=lambda f: f.rel):
-        rel = f.rel.rsplit("/", 1)[0]
-        if (rec := store.read_json(f.uri)) is not None:
-            out.setdefault(rel, []).append(rec)
+    files = sorted(files, key=lambda f: f.rel)
+    for f, rec in zip(files, _in_parallel(lambda f: store.read_json(f.uri), files), strict=True):
+        if rec is not None:
+            out.setdefault(f.rel.rsplit("/", 1)[0], []).append(rec)
     return out
+
+
+def _in_parallel(fn, items: list) -> list:
+    """`fn` over `items`, results in order: independent small reads (a round trip each on S3) overlapped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-ingest-report") as pool:
+        return list(pool.map(fn, items))
