@@ -108,9 +108,13 @@ def build_report(cfg: IngestConfig, planner: Planner, job_summary, identity_hash
                 shard.rel):
             continue
         summary.rows_written += int((m.get("rows_by_status") or {}).get("ok", 0))
+        seen: set = set()  # records of one work list and identity agree; each bad row reported once
         for rec in records.get(shard.rel, []):
             if rec.get("worklist_etag") == etags.get(shard.rel) and rec.get("identity_hash") == identity_hash:
-                summary.skipped.extend(Skip(**s) for s in rec["skips"])
+                for skip in (Skip(**s) for s in rec["skips"]):
+                    if skip not in seen:
+                        seen.add(skip)
+                        summary.skipped.append(skip)
     dup = job_summary.reduced.get("duplicate_ids") or {}
     summary.duplicate_ids = list(dup.get("examples") or [])
     summary.duplicate_id_count = int(dup.get("duplicate_ids") or 0)
