@@ -62,13 +62,14 @@ class PassPlan:
 def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
-    from agiqa.storage.layout import data_shards, state_root
+    from agiqa.storage.layout import data_shards, is_own_work, state_root
     from agiqa.storage.roots import check_separate
     from agiqa.storage.temps import clean_temps
     from agiqa.storage.uri import is_s3
 
     check_access(p.input, p.output, job.storage, ride_outages=True)  # `run_job` failed fast before the lease
-    check_separate(p.input, state_root(p.output), what="input")  # the state root is written too
+    if not is_own_work(p.input, p.output):  # the state root is written too (never its `work/`)
+        check_separate(p.input, state_root(p.output), what="input")
     if p.side_input:
         check_separate(p.side_input, p.output, what="side input")
     if not is_s3(p.output):  # under the lease, before this pass's writers: what killed jobs left goes

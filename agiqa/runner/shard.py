@@ -208,8 +208,9 @@ class _OutputFile:
     def __init__(self, spec: ShardOutput, schema: pa.Schema, uri: str, out_store):
         self.spec, self.uri, self.store = spec, uri, out_store
         keep = [f.name for f in schema if f.name not in spec.drop_columns]
-        self.columns = keep
-        self.schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
+        pairs = spec.columns(keep) if spec.columns is not None else [(n, n) for n in keep]
+        self.columns = [a for a, _ in pairs]
+        self.schema = pa.schema([schema.field(a).with_name(b) for a, b in pairs], metadata=schema.metadata)
         self.tmp = out_store.temp_path_for(uri)
         self.writer = None
         try:
@@ -227,7 +228,8 @@ class _OutputFile:
             joined = joined.filter(pc.is_in(joined.column(STATUS), pa.array(list(self.spec.statuses))))
         if joined.num_rows:
             with _naming_full_disk(self.uri):
-                self.writer.write_batch(joined.select(self.columns))
+                self.writer.write_batch(pa.RecordBatch.from_arrays(joined.select(self.columns).columns,
+                                                                   schema=self.schema))
             self.rows += joined.num_rows
 
     def close(self) -> None:

@@ -32,6 +32,10 @@ class ShardOutput:
     folder: str = ""  # "" = the output root itself
     statuses: tuple[str, ...] | None = None  # write only rows with these statuses (None: every row)
     drop_columns: tuple[str, ...] = ()  # columns of the joined rows left out of this file
+    #: (the joined columns this file keeps, in order) -> (joined name, name in the file) pairs, in the
+    #: file's order: a stage whose file has a layout of its own (ingest: `id, image, prompt, extras`
+    #: from work-list columns). A module-level function (it travels to Ray actors). None: as joined.
+    columns: Callable[[list[str]], list[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,28 @@ def _output_rels(manifest: dict | None, listed: dict) -> list[str]:
         tails = ["/".join(parts[-k:]) for k in range(1, len(parts) + 1)]
         rels.append((next((t for t in reversed(tails) if t in listed), manifest.get("shard") or tails[0]), o.get("size")))
     return rels
+
+
+#: Where a job keeps inputs it wrote for itself (ingest's work lists: `agiqa.ingest.worklist`), in the
+#: state root. A pass may read a root under here although it lies beside its output: the runner writes
+#: only `manifests/`, `reduce/`, `runs/` and top-level files of the state root, never under `work/`.
+WORK_DIR = "work"
+
+
+def work_root(output: str, name: str) -> str:
+    """`<output>.agiqa/work/<name>`: a job's own input root beside `output`."""
+    return state_uri(output, f"{WORK_DIR}/{name}")
+
+
+def is_own_work(root: str, output: str) -> bool:
+    """True when `root` lies under `output`'s `work/` folder in its state root (see `WORK_DIR`)."""
+    try:
+        work = state_uri(output, WORK_DIR)
+    except ConfigError:
+        return False
+    root = str(root)
+    if is_s3(root) != is_s3(work):
+        return False
+    if is_s3(root):
+        return root.rstrip("/").startswith(work.rstrip("/") + "/")
+    return os.path.realpath(root).startswith(os.path.realpath(work).rstrip(os.sep) + os.sep)
