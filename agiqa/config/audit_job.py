@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from agiqa.config.base import deep_merge, read_yaml
+from agiqa.config.runner import RunnerConfig
 from agiqa.schema import StrictModel
 from agiqa.storage.config import StorageConfig
 
@@ -28,6 +29,9 @@ class AuditJobConfig(StrictModel):
     title: str = Field("agiqa audit", description="The report's title.")
     storage: StorageConfig = Field(default_factory=StorageConfig)
     progress: bool = Field(True, description="Log progress while shards are read.")
+    runner: RunnerConfig = Field(default_factory=lambda: RunnerConfig(kind="local"),
+                                 description="Where the per-shard statistics run: 'local' (default: this process) "
+                                             "or 'ray' (actors; `--runner ray`).")
 
 
 def load_audit_config(path: str | Path | None, overrides: dict | None = None) -> AuditJobConfig:
