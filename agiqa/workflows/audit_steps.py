@@ -9,7 +9,8 @@ The partials live in the report folder's state root (`<OUTPUT>.agiqa/partials/au
 manifest per shard beside them), so a rerun over unchanged shards merges without reading a row. The
 input's pass comes last, so the job's lease and summary are always in the same place for one report.
 A reduce merges exactly the shards the audit listed (a score job's committed ones, never a stray
-file), each through its manifest: one without a committed partial fails the audit naming it.
+file), each through its manifest (`workflows.partials`): one without a committed partial fails the
+audit naming it.
 """
 
 from __future__ import annotations
@@ -37,40 +38,24 @@ def audit_steps(which: str, root: str, shards: list, spec: AuditSpec, columns: l
     where = partials_root(output, which)
 
     def merge(ctx) -> dict:
-        total = Collected()
-        for part in committed_partials(ctx.store(where), root, where, shards, stage.identity(), spec):
-            total.merge(part, spec)
-        merged[which] = total
+        merged[which] = total = _merged(ctx.store(where), root, where, shards, stage.identity(), spec)
         return {"shards": total.shards, "rows": sum(g.rows for g in total.groups.values()),
                 "groups": len(total.groups)}
 
     return Pass(stage, root, where), Reduce(f"audit-{which}", merge)
 
 
-def committed_partials(store, root: str, where: str, shards: list, identity: dict, spec: AuditSpec):
-    """Each of `shards`' partial `Collected`, in order, as committed under `where` for `identity` and the
-    shard as listed now; a shard without one (its pass failed on it), or one with too many groups, is a
-    DataError naming it: statistics of the other shards only would be wrong, not approximate."""
-    import pyarrow.parquet as pq
-
+def _merged(store, root: str, where: str, shards: list, identity: dict, spec: AuditSpec) -> Collected:
+    """`shards`' committed partials merged in order; one with too many groups refuses the audit in one line."""
     from agiqa.audit.partial import from_table
-    from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
-    from agiqa.runner.reduce import bounded_map
     from agiqa.storage.names import shown
-    from agiqa.storage.uri import join
+    from agiqa.workflows.partials import committed_partials
 
-    want = identity_hash(identity)
-
-    def read(shard) -> Collected:
-        if not is_committed(read_manifest(store, where, shard), want, shard, None):
-            raise DataError(f"shard {shown(shard.rel)} under {root} has no committed audit partial (its pass failed "
-                            "on it; see the job summary): the report would be wrong")
-        with store.open_read(join(where, shard.rel)) as f:
-            collected, overflowed = from_table(pq.read_table(f))
+    total = Collected()
+    for shard, table in committed_partials(store, root, where, shards, identity, "audit"):
+        collected, overflowed = from_table(table)
         if overflowed:
             raise DataError(f"group-by {'+'.join(spec.group_by)} has more than {spec.max_groups} distinct values (in "
                             f"shard {shown(shard.rel)} alone); group by a coarser column (or raise max_groups)")
-        return collected
-
-    yield from bounded_map(read, shards)
-
+        total.merge(collected, spec)
+    return total
