@@ -3,7 +3,9 @@
     agiqa audit --input scored/ --output report/ --group-by generator [--compare scored-last-week/]
 
 Writes report/report.html (self-contained: open it anywhere, offline), report/figures/*.png,
-report/audit.json and report/groups.csv (and compare.csv with --compare).
+report/audit.json and report/groups.csv (and compare.csv with --compare). The per-shard statistics
+are a partial pass committed under report.agiqa/partials/ (`--runner local` or `ray`): a rerun over
+unchanged shards reads no row.
 """
 
 from __future__ import annotations
