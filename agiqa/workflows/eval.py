@@ -51,8 +51,12 @@ def read_labels(root: str, id_column: str, storage=None) -> Labels:
                                 f"{', '.join(names)}")
             cols = [id_column, *(f"{a}_mos" for a in ASPECTS if f"{a}_mos" in names)]
             t = pf.read(columns=cols)
-            tables.append(t.cast(pa.schema([pa.field(id_column, pa.string())]
-                                           + [pa.field(c, pa.float64()) for c in cols[1:]])))
+            try:
+                tables.append(t.cast(pa.schema([pa.field(id_column, pa.string())]
+                                               + [pa.field(c, pa.float64()) for c in cols[1:]])))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                raise DataError(f"--labels {root}: shard {s.rel}: the <aspect>_mos columns must be numbers "
+                                f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if not tables:
         raise UserError(f"--labels {root}: no *.parquet shards there")
     return Labels.of(pa.concat_tables(tables, promote_options="default"), id_column, list(ASPECTS))

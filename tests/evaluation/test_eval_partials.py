@@ -95,3 +95,28 @@ def test_a_shard_without_a_committed_partial_fails_the_eval_naming_it(tmp_path):
     (data / "z.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataError, match=r"z\.parquet.*no committed eval partial"):
         run_eval(str(data))
+
+
+def test_labels_that_are_not_numbers_are_refused_in_one_line(tmp_path):
+    data = write(tmp_path / "scored")
+    (tmp_path / "labels").mkdir()
+    pq.write_table(pa.table({"id": [1, 2], "quality_mos": ["good", "bad"]}), tmp_path / "labels" / "l.parquet")
+    with pytest.raises(DataError, match="l.parquet: the <aspect>_mos columns must be numbers"):
+        run_eval(str(data), str(tmp_path / "labels"), partials=str(tmp_path / "p"))
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_cli_reruns_from_its_partials_and_prints_the_same_table(tmp_path):
+    import subprocess
+    import sys
+
+    data = write(tmp_path / "scored", seed=5)
+    cmd = [sys.executable, "-m", "agiqa", "eval", "--scored", str(data), "--partials", str(tmp_path / "p")]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    manifests = sorted((tmp_path / "p.agiqa" / "manifests").rglob("*.manifest.json"))
+    assert len(manifests) == len(SIZES)
+    stamps = [m.stat().st_mtime_ns for m in manifests]
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout == first.stdout and "quality" in first.stdout
+    assert [m.stat().st_mtime_ns for m in manifests] == stamps  # nothing recomputed
