@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+#: A child run with AGIQA_BENCH_TREE imports agiqa from that checkout (`--baseline`: an older agiqa).
+sys.path.insert(0, os.environ.get("AGIQA_BENCH_TREE") or str(ROOT))
 
 
 def write_tiny_shards(root: Path, n: int) -> None:
@@ -126,6 +127,11 @@ def child(case: str, data: str, out: str) -> dict:
         assert not s.failed, s.failed
         result = {"cutoff": s.reduced["cut"], "passes": len(s.passes),
                   "skipped": sum(p["shards_skipped"] for p in s.passes)}
+    elif case == "audit":
+        from agiqa.api import audit
+
+        r = audit({"input": data, "output": out, "progress": False})
+        result = {"rows": r["rows"]}
     else:
         import numpy  # noqa: F401
         import pyarrow  # noqa: F401
@@ -135,8 +141,8 @@ def child(case: str, data: str, out: str) -> dict:
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(case: str, data, out, env: dict | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+def run_child(case: str, data, out, env: dict | None = None, tree: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": tree or str(ROOT), **(env or {}), **({"AGIQA_BENCH_TREE": tree} if tree else {})}
     p = subprocess.run([sys.executable, __file__, "--child", case, "--data", str(data), "--out", str(out)],
                        capture_output=True, text=True, env=env)
     if p.returncode:
@@ -162,6 +168,8 @@ def main() -> None:
     ap.add_argument("--commit-shards", type=int, default=10_000)
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--shard-rows", type=int, default=50_000)
+    ap.add_argument("--baseline", help="A checkout of an older agiqa (e.g. `git worktree add /tmp/base d2bfe8c`) "
+                                       "whose audit (driver-side) runs beside today's.")
     ap.add_argument("--child")
     ap.add_argument("--data")
     ap.add_argument("--out")
@@ -205,7 +213,7 @@ def main() -> None:
                 s3 = run_child("plan", f"s3://{bucket}/in", f"s3://{bucket}/out", env=server.env())
             finally:
                 stop(proc)
-        cut = {}
+        cut, audits = {}, {}
         if a.rows:
             data = tmp / "scored"
             t0 = time.perf_counter()
@@ -217,6 +225,11 @@ def main() -> None:
             cut["partial, ray"] = run_child("partial-ray", data, tmp / "cut-ray")
             same = {json.dumps(r["cutoff"], sort_keys=True) for r in cut.values()}
             assert len(same) == 1, f"the cutoffs differ: {same}"
+            audits["partial passes (local)"] = run_child("audit", data, tmp / "audit-now")
+            audits["rerun"] = run_child("audit", data, tmp / "audit-now")
+            if a.baseline:
+                audits[f"driver-side ({Path(a.baseline).name})"] = run_child("audit", data, tmp / "audit-base",
+                                                                            tree=a.baseline)
 
     print(f"\nscale on this machine ({os.cpu_count()} cores); floor RSS (python + agiqa + pyarrow + numpy): "
           f"{base['rss_mb']:.0f} MB\n")
@@ -243,6 +256,13 @@ def main() -> None:
             print(f"{name:18s} {r['seconds']:8.2f} {d['seconds'] / r['seconds']:9.2f}x {r['rss_mb']:9.0f}MB "
                   f"{a.rows / r['seconds'] / 1e6:8.2f}")
 
+    if audits:
+        print(f"\naudit over {a.rows} rows (no grouping)")
+        print(f"{'how':30s} {'seconds':>8s} {'peak RSS':>9s} {'Mrows/s':>8s}")
+        for name, r in audits.items():
+            print(f"{name:30s} {r['seconds']:8.2f} {r['rss_mb']:7.0f}MB {a.rows / r['seconds'] / 1e6:8.2f}")
+
 
 if __name__ == "__main__":
     main()
+
