@@ -59,34 +59,40 @@ class ReduceContext:
 
 
     def partials(self, input_root: str, partials_root: str, identity: dict) -> Iterator:
-        """The partial table (`runner.stage.PartialStage`) of every shard under `input_root`, as
-        committed under `partials_root` for `identity` and the input shard as it is listed now, in
-        shard-name order. A shard without one (its pass failed on it) is a DataError naming it: a
-        result merged from the other shards only would be wrong, not approximate."""
-        import pyarrow.parquet as pq
-
-        from agiqa.errors import DataError
-        from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
+        """The partial table (`runner.stage.PartialStage`) of every shard under `input_root` that a
+        pass runs (those planning refuses are reported by the pass over the rows), in name order;
+        see `committed_partials`."""
         from agiqa.runner.plan import refusal
         from agiqa.storage.layout import data_shards
-        from agiqa.storage.names import shown
-        from agiqa.storage.uri import join
 
-        want = identity_hash(identity)
-        store = self.store(partials_root)
-        # the shards a pass runs (those planning refuses are reported failed by the pass over the rows)
         listed = sorted((s for s in data_shards(self.store(input_root), input_root) if not refusal(s)),
                         key=lambda s: s.rel)
+        for _, table in committed_partials(self.store(partials_root), input_root, partials_root, listed, identity):
+            yield table
 
-        def read(shard):
-            m = read_manifest(store, partials_root, shard)
-            if not is_committed(m, want, shard, None):
-                raise DataError(f"shard {shown(shard.rel)} under {input_root} has no committed partial for this "
-                                f"reduce (its pass failed on it; see the job summary): the result would be wrong")
-            with store.open_read(join(partials_root, shard.rel)) as f:
-                return pq.read_table(f)
 
-        yield from bounded_map(read, listed)
+def committed_partials(store, root: str, where: str, shards: list, identity: dict, what: str = "") -> Iterator:
+    """(shard, partial table) for each of `shards` (listed under `root`), in order, as committed under
+    `where` for `identity` and the shard as listed now. A shard without one (its pass failed on it) is a
+    DataError naming it: a result merged from the other shards only would be wrong, not approximate."""
+    import pyarrow.parquet as pq
+
+    from agiqa.errors import DataError
+    from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
+    from agiqa.storage.names import shown
+    from agiqa.storage.uri import join
+
+    want = identity_hash(identity)
+    kind = f"{what} " if what else ""
+
+    def read(shard):
+        if not is_committed(read_manifest(store, where, shard), want, shard, None):
+            raise DataError(f"shard {shown(shard.rel)} under {root} has no committed {kind}partial (its pass failed "
+                            "on it; see the job summary): the result would be wrong")
+        with store.open_read(join(where, shard.rel)) as f:
+            return shard, pq.read_table(f)
+
+    yield from bounded_map(read, shards)
 
 
 def bounded_map(fn, items: list, workers: int = 16, window: int = 64) -> Iterator:

@@ -9,7 +9,7 @@ The partials live in the report folder's state root (`<OUTPUT>.agiqa/partials/au
 manifest per shard beside them), so a rerun over unchanged shards merges without reading a row. The
 input's pass comes last, so the job's lease and summary are always in the same place for one report.
 A reduce merges exactly the shards the audit listed (a score job's committed ones, never a stray
-file), each through its manifest (`workflows.partials`): one without a committed partial fails the
+file), each through its manifest (`runner.reduce.committed_partials`): one without a committed partial fails the
 audit naming it.
 """
 
@@ -48,8 +48,8 @@ def audit_steps(which: str, root: str, shards: list, spec: AuditSpec, columns: l
 def _merged(store, root: str, where: str, shards: list, identity: dict, spec: AuditSpec) -> Collected:
     """`shards`' committed partials merged in order; one with too many groups refuses the audit in one line."""
     from agiqa.audit.partial import from_table
+    from agiqa.runner.reduce import committed_partials
     from agiqa.storage.names import shown
-    from agiqa.workflows.partials import committed_partials
 
     total = Collected()
     for shard, table in committed_partials(store, root, where, shards, identity, "audit"):

@@ -67,10 +67,10 @@ def run_eval(scored: str, labels: str | None = None, id_column: str = "id", part
     """Metrics per aspect (`evaluation.partial.merged_metrics`) and the job's passes (`passes`, with
     shards_done / shards_skipped)."""
     from agiqa.evaluation.partial import merge_tables, merged_metrics
+    from agiqa.runner.reduce import committed_partials
     from agiqa.runner.run import run_job
     from agiqa.storage import open_store
     from agiqa.storage.layout import state_uri
-    from agiqa.workflows.partials import committed_partials
 
     if runner == "ray":
         from agiqa.extras import require
