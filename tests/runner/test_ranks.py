@@ -187,3 +187,46 @@ def test_world_size_one_writes_the_summary_as_before(six_shards, tmp_path):
     names = sorted(p.name for p in state(out).glob("*.json"))
     assert names == ["job_summary.json"] and "world_size" not in json.loads((state(out) / names[0]).read_text())
     assert not list(state(out).glob("lease.rank-*"))
+
+
+def test_on_a_real_s3_server_two_ranks_at_once_write_what_one_driver_writes(s3_env, six_shards):
+    import threading
+
+    from agiqa.api import merge_summaries, score
+    from agiqa.runner.lease import OutputLease
+    from agiqa.storage import open_store
+
+    bucket, client = s3_env.make_bucket(), s3_env.client()
+    for p in sorted(six_shards.glob("*.parquet")):
+        client.upload_file(str(p), bucket, f"in/{p.name}")
+    inp, out, one = f"s3://{bucket}/in", f"s3://{bucket}/ranks", f"s3://{bucket}/one"
+    held = OutputLease(open_store(out), out, "job", rank=1, world_size=2)
+    held.acquire()
+    try:  # the other leases are found by listing the state root's `lease*` keys
+        with pytest.raises(ConfigError, match="split 2 way"):
+            OutputLease(open_store(out), out, "job", wait=False, rank=0, world_size=3).acquire()
+    finally:
+        held.release()
+    errors: list = []
+    other = threading.Thread(target=lambda: _run_catching(errors, lambda: score(ranked(fake_config(inp, out), 1, 2))))
+    other.start()
+    s0 = score(ranked(fake_config(inp, out), 0, 2))
+    other.join(timeout=120)
+    assert errors == [] and s0.reduced["duplicate_ids"]["rows"] == 30
+    score(fake_config(inp, one))
+
+    def objects(prefix):
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["Contents"])
+        return {k[len(prefix):]: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+    assert objects("ranks") == objects("one") and len(objects("one")) == 6
+    merged = merge_summaries(out)
+    assert (merged["shards_done"], merged["world_size"]) == (6, 2)
+    assert json.loads(client.get_object(Bucket=bucket, Key="ranks.agiqa/job_summary.json")["Body"].read()) == merged
+
+
+def _run_catching(errors: list, fn) -> None:
+    try:
+        fn()
+    except Exception as e:  # reported by the test's assertion, not lost in the thread
+        errors.append(e)

@@ -91,7 +91,7 @@ def test_two_filter_drivers_with_a_top_fraction_keep_and_drop_what_one_driver_do
 
     scored = tmp_path / "scored"
     rng = np.random.RandomState(3)
-    for k, rel in enumerate(NAMES):
+    for rel in NAMES:
         ids = [f"{rel}#{i}" for i in range(20)]
         write_shard(scored / rel, ids, quality_score=rng.rand(20).round(2).astype("float32") * 5,
                     status=["ok"] * 19 + ["error"])
