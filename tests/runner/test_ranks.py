@@ -208,7 +208,8 @@ def test_on_a_real_s3_server_two_ranks_at_once_write_what_one_driver_writes(s3_e
     finally:
         held.release()
     errors: list = []
-    other = threading.Thread(target=lambda: _run_catching(errors, lambda: score(ranked(fake_config(inp, out), 1, 2))))
+    other = threading.Thread(target=lambda: _run_catching(errors, lambda: score(ranked(fake_config(inp, out), 1, 2))),
+                             daemon=True)
     other.start()
     s0 = score(ranked(fake_config(inp, out), 0, 2))
     other.join(timeout=120)
@@ -230,3 +231,48 @@ def _run_catching(errors: list, fn) -> None:
         fn()
     except Exception as e:  # reported by the test's assertion, not lost in the thread
         errors.append(e)
+
+
+def test_two_ray_drivers_on_one_cluster_split_the_job(ray_local, six_shards, tmp_path):
+    import threading
+
+    from agiqa.api import score
+
+    out, one = tmp_path / "ranks", tmp_path / "one"
+    errors: list = []
+    other = threading.Thread(target=lambda: _run_catching(
+        errors, lambda: score(ranked(fake_config(six_shards, out, runner="ray"), 1, 2))), daemon=True)
+    other.start()
+    s0 = score(ranked(fake_config(six_shards, out, runner="ray"), 0, 2))
+    other.join(timeout=300)
+    assert errors == [] and (s0.runner, s0.shards_done, s0.reduced["duplicate_ids"]["rows"]) == ("ray", 5, 30)
+    score(fake_config(six_shards, one, runner="ray"))
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == {p.name: p.read_bytes() for p in one.glob("*.parquet")}
+    assert json.loads((state(out) / "job_summary.json").read_text())["shards_done"] == 6
+
+
+def test_a_cascade_cutoff_is_computed_by_every_rank_over_every_ranks_prefilter_scores(six_shards, tmp_path):
+    """prefilter pass -> global top-fraction cutoff -> main pass: each rank waits for the whole prefilter
+    pass before its cutoff, so both route the same rows one driver routes."""
+    import threading
+
+    from agiqa.api import score
+    from agiqa.config import ScoreJobConfig
+
+    def cascade(out, rank=0, world=1):
+        return ScoreJobConfig(input=str(six_shards), output=str(out), aspects=["quality"],
+                              method={"name": "fake", "shift": 10.0}, progress=False, read_batch_rows=2,
+                              prefilter={"method": {"name": "fake"}, "top_fraction": {"quality": 0.3}},
+                              runner={"kind": "local", "rank": rank, "world_size": world})
+
+    out, one = tmp_path / "ranks", tmp_path / "one"
+    errors: list = []
+    other = threading.Thread(target=lambda: _run_catching(errors, lambda: score(cascade(out, 1, 2))), daemon=True)
+    other.start()
+    s0 = score(cascade(out, 0, 2))
+    other.join(timeout=120)
+    single = score(cascade(one))
+    assert errors == [] and s0.reduced["prefilter_cutoffs"] == single.reduced["prefilter_cutoffs"]
+    assert single.rows_by_status == {"ok": 9, "prefiltered": 21}  # ceil(0.3 * 30) rows routed, of every shard
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == {p.name: p.read_bytes() for p in one.glob("*.parquet")}
+    assert json.loads((state(out) / "job_summary.json").read_text())["rows_by_status"] == single.rows_by_status
