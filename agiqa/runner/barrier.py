@@ -39,11 +39,12 @@ def wait_for_ranks(job: ShardJob, step: Reduce, results: dict, sleep=time.sleep,
     me = rank_tag(job.rank, job.world_size)
     passes = _passes_before(job, step, results)
     t0, poll, said, said_at = clock(), FIRST_POLL_S, None, 0.0
-    own_told: set[str] = set()
+    own_told: set[tuple[str, str]] = set()
+    done: dict[int, set[str]] = {i: set() for i in range(len(passes))}  # committed at an earlier poll: not read again
     while True:
         missing: list[tuple[Pass, str]] = []
-        for p in passes:
-            for rel in uncommitted(job, p):
+        for i, p in enumerate(passes):
+            for rel in uncommitted(job, p, done[i]):
                 if rank_of(rel, job.world_size) != job.rank:
                     missing.append((p, rel))
                 elif (p.output, rel) not in own_told:
@@ -78,20 +79,28 @@ def _passes_before(job: ShardJob, step: Reduce, results: dict) -> list[Pass]:
     return [p for p in resolved if p.stage is not None]  # a pass whose factory gave no stage did not run
 
 
-def uncommitted(job: ShardJob, p: Pass) -> list[str]:
+def uncommitted(job: ShardJob, p: Pass, known: set[str] | None = None) -> list[str]:
     """Relative names, over every rank's share, of the shards of pass `p` not committed for its
-    current stage identity and its inputs as they are (planning's check, on the full listing)."""
+    current stage identity and its inputs as they are (planning's check, on the full listing).
+    Shards in `known` were seen committed before and are not read again; the ones found committed
+    now are added to it (a million manifests are read once, not once per poll)."""
     from agiqa.runner.manifest import find_manifest, identity_hash, is_committed
     from agiqa.runner.plan import _refusal
     from agiqa.storage.layout import data_shards
 
     in_store, out_store = job.open_store(p.input, job.storage), job.open_store(p.output, job.storage)
-    listed = [s for s in data_shards(in_store, p.input) if not _refusal(s)]
+    known = set() if known is None else known
+    listed = [s for s in data_shards(in_store, p.input) if not _refusal(s) and s.rel not in known]
     sides = {}
     if p.side_input:
         sides = {s.rel: s for s in job.open_store(p.side_input, job.storage).list_shards(p.side_input)}
     want = identity_hash(p.stage.identity())
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-ranks") as pool:
         found = list(pool.map(lambda s: find_manifest(out_store, p.output, s)[0], listed))
-    return [s.rel for s, m in zip(listed, found, strict=True)
-            if not is_committed(m, want, s, sides.get(s.rel) if p.side_input else None)]
+    missing = []
+    for s, m in zip(listed, found, strict=True):
+        if is_committed(m, want, s, sides.get(s.rel) if p.side_input else None):
+            known.add(s.rel)
+        else:
+            missing.append(s.rel)
+    return missing

@@ -141,12 +141,17 @@ def test_ranks_hold_their_own_leases_and_other_worlds_or_jobs_are_refused(tmp_pa
 
 
 # -- the barrier and the summaries -----------------------------------------------------------------
-def test_a_reduce_waits_for_every_rank_then_times_out_in_one_line_and_a_rerun_finishes(six_shards, tmp_path):
+def test_a_reduce_waits_for_every_rank_then_times_out_in_one_line_and_a_rerun_finishes(six_shards, tmp_path,
+                                                                                         caplog):
+    import logging
+
     from agiqa.api import merge_summaries, score
 
     out = tmp_path / "out"
+    caplog.set_level(logging.INFO, "agiqa.runner.barrier")
     with pytest.raises(RanksError) as e:
         score(ranked(fake_config(six_shards, out), 0, 2, rank_wait_s=1.0))
+    assert "rank-0-of-2: before reduce duplicate_ids, waiting for 1 shard(s) of pass score from rank(s) 1" in caplog.text
     line = str(e.value)
     assert len(line.splitlines()) == 1
     assert "rank-0-of-2: waited" in line and "before reduce duplicate_ids for 1 shard(s)" in line
