@@ -79,6 +79,10 @@ def test_two_score_drivers_commit_every_shard_once_and_write_what_one_driver_wri
     single = json.loads((state(one_out) / "job_summary.json").read_text())
     assert single["reduced"] == merged["reduced"] and "world_size" not in single
 
+    (state(ranks_out) / "job_summary.json").unlink()
+    (again,) = finish(start("summary", ranks_out))  # any rank or user merges them again, once all are there
+    assert f"merged the summaries of 2 ranks into {state(ranks_out) / 'job_summary.json'}" in again[0]
+    assert "6 total: 6 done" in again[0] and json.loads((state(ranks_out) / "job_summary.json").read_text()) == merged
     (state(ranks_out) / "job_summary.rank-1-of-2.json").unlink()
     refused = start("summary", ranks_out)
     _, err = refused.communicate(timeout=120)
