@@ -85,18 +85,21 @@ def uncommitted(job: ShardJob, p: Pass, known: set[str] | None = None) -> list[s
     Shards in `known` were seen committed before and are not read again; the ones found committed
     now are added to it (a million manifests are read once, not once per poll)."""
     from agiqa.runner.manifest import find_manifest, identity_hash, is_committed
-    from agiqa.runner.plan import _refusal
+    from agiqa.runner.plan import manifest_locations, refusal
     from agiqa.storage.layout import data_shards
+    from agiqa.storage.uri import is_s3
 
     in_store, out_store = job.open_store(p.input, job.storage), job.open_store(p.output, job.storage)
     known = set() if known is None else known
-    listed = [s for s in data_shards(in_store, p.input) if not _refusal(s) and s.rel not in known]
+    listed = [s for s in data_shards(in_store, p.input) if not refusal(s) and s.rel not in known]
     sides = {}
     if p.side_input:
         sides = {s.rel: s for s in job.open_store(p.side_input, job.storage).list_shards(p.side_input)}
     want = identity_hash(p.stage.identity())
+    locations = manifest_locations(out_store, p.output)  # as planning: a few listings, then only those read
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-ranks") as pool:
-        found = list(pool.map(lambda s: find_manifest(out_store, p.output, s)[0], listed))
+        each = pool.map if is_s3(p.output) else map
+        found = list(each(lambda s: find_manifest(out_store, p.output, s, locations)[0], listed))
     missing = []
     for s, m in zip(listed, found, strict=True):
         if is_committed(m, want, s, sides.get(s.rel) if p.side_input else None):
