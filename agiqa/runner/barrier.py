@@ -76,7 +76,7 @@ def _passes_before(job: ShardJob, step: Reduce, results: dict) -> list[Pass]:
     """The passes before `step`, each with the stage it has now (factories built from `results`)."""
     index = next(i for i, s in enumerate(job.passes) if s is step)
     resolved = [s.resolved(results) for s in job.passes[:index] if isinstance(s, Pass)]
-    return [p for p in resolved if p.stage is not None]  # a pass whose factory gave no stage did not run
+    return [p for p in resolved if p is not None]  # a pass whose factory gave no stage did not run
 
 
 def uncommitted(job: ShardJob, p: Pass, known: set[str] | None = None) -> list[str]:
