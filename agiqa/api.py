@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from agiqa.runner.summary import JobSummary
 
 __all__ = ["AuditJobConfig", "FilterJobConfig", "ScoreJobConfig", "audit", "filter", "filter_dry_run", "ingest",
-           "load_filter_config", "load_score_config", "score"]
+           "load_filter_config", "load_score_config", "merge_summaries", "score"]
 
 
 def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
@@ -68,6 +68,20 @@ def filter(cfg: FilterJobConfig | dict, **job_options) -> JobSummary:
     if isinstance(cfg, dict):
         cfg = FilterJobConfig.model_validate(cfg)
     return run_job(build_filter_job(cfg, **job_options))
+
+
+def merge_summaries(output: str, world_size: int | None = None, storage=None) -> dict:
+    """Merge the rank summaries of a job run as N drivers (`runner.world_size`) into the output's
+    `job_summary.json` and return it; `agiqa.errors.RanksError` while a rank's summary is missing."""
+    from agiqa.runner.rank_summary import merge_rank_summaries
+    from agiqa.runner.summary import SUMMARY_NAME
+    from agiqa.storage import open_store
+    from agiqa.storage.layout import state_uri
+
+    store = open_store(output, storage)
+    merged = merge_rank_summaries(store, output, world_size)
+    store.write_json(state_uri(output, SUMMARY_NAME), merged)
+    return merged
 
 
 def filter_dry_run(cfg: FilterJobConfig | dict, **job_options) -> dict:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("filter", "Split scored shards into keep/drop sets by rules (thresholds, global top fractions)."),
     "audit": ("audit", "Report on scored outputs per group: distributions, intervals, errors, best/worst examples (HTML)."),
     "eval": ("eval", "SRCC/PLCC/KRCC/RMSE per aspect for a scored output or a held-out split."),
+    "summary": ("summary", "Merge the per-rank summaries of a job run as N drivers (--rank/--world-size) into one."),
 }
 
 

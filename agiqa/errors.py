@@ -23,5 +23,10 @@ class ClusterError(AgiqaError):
     """The Ray cluster cannot be reached or cannot start the job's actors."""
 
 
+class RanksError(AgiqaError):
+    """Drivers of one job split N ways (`runner.world_size`) that do not meet: another rank's shards
+    not committed in time for a reduce step, or a rank's summary missing when they are merged."""
+
+
 #: The name commands use for "tell the user and exit 2".
 UserError = AgiqaError

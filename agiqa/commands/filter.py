@@ -47,11 +47,15 @@ def add_arguments(p) -> None:
     p.add_argument("--address", help="Ray cluster address (default RAY_ADDRESS, else a local Ray).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
+    from agiqa.commands.ranks import add_rank_arguments
+
+    add_rank_arguments(p)
 
 
 def load_job_config(args):
     from pydantic import ValidationError
 
+    from agiqa.commands.ranks import rank_overrides
     from agiqa.commands.score import _given
     from agiqa.config.base import deep_merge, read_yaml
     from agiqa.config.filter_job import load_filter_config
@@ -62,7 +66,7 @@ def load_job_config(args):
         "input": args.input, "output": args.output, "images": args.images, "write_rows": args.write_rows,
         "id_column": args.id_column, "image_column": args.image_column, "overwrite": args.overwrite,
         "progress": False if args.no_progress else None,
-        "runner": {"kind": args.runner, "address": args.address},
+        "runner": {"kind": args.runner, "address": args.address, **rank_overrides(args)},
     })
     for item in args.source or []:
         column, sep, source = item.partition("=")

@@ -38,6 +38,9 @@ def add_arguments(p) -> None:
     p.add_argument("--num-actors", type=int, help="Scorer actors (default: one per GPU, 1 without GPUs).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards (default: skip them).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")
+    from agiqa.commands.ranks import add_rank_arguments
+
+    add_rank_arguments(p)
     g = p.add_argument_group("cascade (a cheap scorer in front of the main method)")
     g.add_argument("--prefilter", metavar="METHOD", help="Cheap method scoring every row first (clip-agiqa; default: no prefilter).")
     g.add_argument("--prefilter-model", help="The cheap method's model folder (a CLIP folder for clip-agiqa; required with --prefilter).")
@@ -84,6 +87,8 @@ def method_overrides(name: str, flags: dict) -> dict:
 def overrides_from_args(args) -> dict:
     """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given), the method's left out
     (they depend on which method: see `method_overrides`)."""
+    from agiqa.commands.ranks import rank_overrides
+
     return {
         "input": args.input,
         "output": args.output,
@@ -91,7 +96,7 @@ def overrides_from_args(args) -> dict:
         "overwrite": args.overwrite,
         "progress": False if args.no_progress else None,
         "columns": {"id": args.id_column, "image": args.image_column, "prompt": args.prompt_column},
-        "runner": {"kind": args.runner, "address": args.address},
+        "runner": {"kind": args.runner, "address": args.address, **rank_overrides(args)},
         "resources": {"score": {"num_actors": args.num_actors}},
     }
 

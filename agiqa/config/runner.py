@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agiqa.schema import StrictModel
 
@@ -30,6 +30,20 @@ class RunnerConfig(StrictModel):
     prepare_workers: int | None = Field(
         None, ge=1, le=256, description="Threads decoding and preprocessing rows per actor (or the local process). "
                                         "Default: the stage's whole CPUs per actor (`resources.<stage>.num_cpus`).")
+    rank: int = Field(0, ge=0, description="This driver's rank among `world_size` drivers over one dataset: it runs "
+                                           "the shards whose name hashes to it (`agiqa.runner.ranks`; docs/ranks.md). "
+                                           "CLI --rank, else the environment's AGIQA_RANK.")
+    world_size: int = Field(1, ge=1, le=100_000, description="How many drivers (ranks) split the job's shards; 1: one "
+                                                             "driver does all. CLI --world-size, else AGIQA_WORLD_SIZE.")
+    rank_wait_s: float = Field(3600.0, gt=0, description="With world_size > 1: how long a rank waits, before a reduce "
+                                                         "step, for the other ranks to commit their shards of the "
+                                                         "passes before it (then a one-line error).")
+
+    @model_validator(mode="after")
+    def _rank_in_world(self) -> RunnerConfig:
+        if self.rank >= self.world_size:
+            raise ValueError(f"rank {self.rank} is not below world_size {self.world_size} (ranks are 0..world_size-1)")
+        return self
 
 
 class ResourcesConfig(StrictModel):

@@ -23,7 +23,12 @@ def finish_job(job: ShardJob, summary: JobSummary) -> str:
 
     store = job.open_store(job.output, job.storage)
     try:
-        uri = summary.write(store, job.output)
+        if job.world_size > 1:  # many drivers: this rank's, merged once all are there (`runner.rank_summary`)
+            from agiqa.runner.rank_summary import write_rank_summary
+
+            uri = write_rank_summary(store, job, summary)
+        else:
+            uri = summary.write(store, job.output)
     except (StorageError, OSError) as e:  # e.g. the disk filled up: the job's result is still told
         summary.write_error = str(e)
         log.error("the job summary could not be written: %s", e)

@@ -76,6 +76,11 @@ class ShardJob:
     progress: bool = True
     #: How long a pass's actors may take to start (model load included) before the job stops, in one line.
     actor_start_timeout_s: float = 1800.0
+    #: Many drivers over one dataset (`agiqa.runner.ranks`): this one runs the shards of `rank` of
+    #: `world_size`, and waits up to `rank_wait_s` before a reduce step for the other ranks' shards.
+    rank: int = 0
+    world_size: int = 1
+    rank_wait_s: float = 3600.0
     #: How stores are opened (a test passes one that injects faults); called on the driver and actors.
     open_store: Callable = field(default=_open_store)
 

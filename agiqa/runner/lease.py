@@ -16,6 +16,13 @@ Every write is conditional, so two jobs cannot both win: on S3 a create is a `Pu
 `If-None-Match: *` and a heartbeat or takeover a `PutObject` with `If-Match: <ETag>` (S3 since
 2024, moto; a store that ignores them is detected at the first acquire and the lease becomes
 best-effort, with a warning). Locally the same steps run under an `flock` of `lease.lock`.
+
+Many drivers over one dataset (`runner.world_size` N > 1, `agiqa.runner.ranks`): each rank holds
+its own lease, `lease.rank-R-of-N.json`, by the same rules, so the ranks run at once while two
+drivers of one rank still exclude each other (an identical one waits). Once it holds its own, a
+driver reads the other leases held there (`lease*.json`): one of another identity, or of another
+world size (a single driver's `lease.json` among them), is refused in one line and the lease
+given back, so two partitions of one output never write at once.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from agiqa.storage.staging import process_alive
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "lease.json"
+LEASE_PREFIX = "lease"  # every lease in a state root: `lease.json`, `lease.rank-R-of-N.json`
 TTL_S = 60.0
 POLL_S = 2.0
 _HELD_HERE: set[str] = set()  # tokens of the leases this process's jobs hold now
@@ -55,13 +63,17 @@ def holder_text(data: dict, now: float) -> str:
 class OutputLease:
     """`with OutputLease(store, output, identity):` held for the job; see the module docstring."""
 
-    def __init__(self, store, output: str, identity: str, ttl_s: float = TTL_S, wait: bool = True):
+    def __init__(self, store, output: str, identity: str, ttl_s: float = TTL_S, wait: bool = True,
+                 rank: int = 0, world_size: int = 1):
         from agiqa.storage.layout import state_uri
 
         self.store, self.output, self.identity, self.ttl_s, self.wait = store, output, identity, ttl_s, wait
-        self.uri = state_uri(output, LEASE_NAME)
+        self.rank, self.world_size = rank, world_size
+        self.uri = state_uri(output, lease_name(rank, world_size))
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,
                    "identity": identity, "started": time.time(), "heartbeat": time.time(), "ttl_s": ttl_s}
+        if world_size > 1:
+            self.me.update(rank=rank, world_size=world_size)
         self.held: Held | None = None
         self.lost = False
         self._stop = threading.Event()
@@ -108,6 +120,33 @@ class OutputLease:
         _HELD_HERE.add(self.me["token"])
         self._thread = threading.Thread(target=self._beat, name="agiqa-lease", daemon=True)
         self._thread.start()
+        try:
+            self._refuse_other_partitions()
+        except BaseException:
+            self.release()
+            raise
+
+    def _refuse_other_partitions(self) -> None:
+        """ConfigError when another live lease on this output is of another job or another world size."""
+        from agiqa.storage.state_files import state_files_named
+
+        for uri in state_files_named(self.store, self.output, LEASE_PREFIX):
+            if uri == self.uri:
+                continue
+            current = read_versioned(self.store, uri)
+            now = time.time()
+            if current is None or not current[0] or self._stale(current[0], now):
+                continue
+            data = current[0]
+            theirs = int(data.get("world_size", 1))
+            if data.get("identity") != self.identity:
+                raise ConfigError(f"output {self.output} is being written by another job with other settings "
+                                  f"({_whose(data)}{holder_text(data, now)}); wait for it to finish, or choose "
+                                  "another --output")
+            if theirs != self.world_size:
+                raise ConfigError(f"output {self.output} is being written by the same job split {theirs} way(s) "
+                                  f"({_whose(data)}{holder_text(data, now)}); this driver has --world-size "
+                                  f"{self.world_size}: give every driver the same --world-size")
 
     def release(self) -> None:
         _HELD_HERE.discard(self.me["token"])
@@ -151,6 +190,17 @@ class OutputLease:
             self.held.token = new
 
 
+def lease_name(rank: int, world_size: int) -> str:
+    """`lease.json` for one driver; `lease.rank-R-of-N.json` for rank R of N."""
+    from agiqa.runner.ranks import rank_tag
+
+    return LEASE_NAME if world_size <= 1 else f"lease.{rank_tag(rank, world_size)}.json"
+
+
+def _whose(data: dict) -> str:
+    return f"rank {data['rank']} of {data['world_size']}, " if int(data.get("world_size", 1)) > 1 else ""
+
+
 def job_identity(job) -> str:
     """What makes two jobs on one output the same job: the output and every pass's stage identity
     (a pass built from reduce results counts by its output only: its identity is known later)."""
@@ -165,4 +215,5 @@ def job_identity(job) -> str:
 
 
 def lease_for(job, wait: bool = True) -> OutputLease:
-    return OutputLease(job.open_store(job.output, job.storage), job.output, job_identity(job), wait=wait)
+    return OutputLease(job.open_store(job.output, job.storage), job.output, job_identity(job), wait=wait,
+                       rank=job.rank, world_size=job.world_size)

@@ -18,6 +18,7 @@ from agiqa.runner.manifest import (
     read_manifest,
     shard_manifest_uri,
 )
+from agiqa.runner.ranks import shards_of_rank
 from agiqa.storage.base import ShardInfo
 
 
@@ -80,6 +81,8 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     listed = data_shards(plan.in_store, p.input)  # an agiqa 0.1 output's `_agiqa/` is never input
     if not listed:
         raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
+    every = {s.rel for s in listed}  # all ranks' shards: another rank's committed shard is no orphan
+    listed = shards_of_rank(listed, job.rank, job.world_size)  # many drivers: this one's share (`runner.ranks`)
     why = [refusal(s) for s in listed]
     plan.refused = [(s, w) for s, w in zip(listed, why, strict=True) if w]
     shards = [s for s, w in zip(listed, why, strict=True) if not w]
@@ -116,7 +119,7 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
                 elif m is not None:
                     plan.redone.append(s.rel)
         list(each(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
-    plan.orphaned = orphaned_outputs(plan.out_store, p.output, {s.rel for s in listed})
+    plan.orphaned = orphaned_outputs(plan.out_store, p.output, every)
     return plan
 
 

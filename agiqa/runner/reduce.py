@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agiqa.runner.barrier import wait_for_ranks
 from agiqa.runner.job import Reduce, ShardJob
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def passes_of(job: ShardJob, summary) -> Iterator:
     results: dict[str, dict] = {}
     for step in job.passes:
         if isinstance(step, Reduce):
+            wait_for_ranks(job, step, results)  # many drivers: every rank's shards first (`runner.barrier`)
             run_reduce(job, step, results, summary)
         elif (resolved := step.resolved(results)) is not None:
             yield resolved

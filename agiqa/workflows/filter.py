@@ -303,12 +303,13 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
 
         steps.append(duplicate_ids_step(cfg.input, cfg.id_column))
     runner = cfg.score.runner if cfg.score is not None else cfg.runner
+    ranks = cfg.runner if cfg.runner.world_size > 1 else runner  # --rank/--world-size of `filter --score` too
     return ShardJob(passes=steps, storage=cfg.storage, runner=runner.kind, address=runner.address,
                     read_batch_rows=batch_rows, overwrite=cfg.overwrite, max_shard_attempts=runner.max_shard_attempts,
                     shards_in_flight_per_actor=runner.shards_in_flight_per_actor,
                     max_batches_in_flight=runner.max_batches_in_flight, prepare_workers=runner.prepare_workers,
-                    progress=cfg.progress,
-                    **job_options)
+                    progress=cfg.progress, rank=ranks.rank, world_size=ranks.world_size,
+                    rank_wait_s=ranks.rank_wait_s, **job_options)
 
 
 def dry_run(cfg: FilterJobConfig, **job_options) -> dict:

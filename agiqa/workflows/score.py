@@ -46,7 +46,8 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
         max_shard_attempts=cfg.runner.max_shard_attempts,
         shards_in_flight_per_actor=cfg.runner.shards_in_flight_per_actor,
         max_batches_in_flight=cfg.runner.max_batches_in_flight, prepare_workers=cfg.runner.prepare_workers,
-        progress=cfg.progress, **job_options)
+        progress=cfg.progress, rank=cfg.runner.rank, world_size=cfg.runner.world_size,
+        rank_wait_s=cfg.runner.rank_wait_s, **job_options)
 
 
 def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:

@@ -154,6 +154,8 @@ class ActorPool:
         self.args = (job, plan.pass_, plan.identity, plan.identity_hash)
         self.remote_cls = ray.remote(StageActor)
         self.stage_name = plan.pass_.stage.name
+        #: Drivers of one job split N ways (`runner.ranks`) may share a cluster and a process: names stay apart.
+        self.rank_suffix = f"-rank-{job.rank}-of-{job.world_size}" if job.world_size > 1 else ""
         # Threads: one per queued `run` call (each opens its shard, then waits for the engine).
         self.options = dict(num_gpus=gpus, num_cpus=cpus, max_restarts=0,
                             # actors' output is piped to the driver: no library bars or advice
@@ -185,7 +187,7 @@ class ActorPool:
         self.generation[i] += 1
         self.calls[i] = 0
         self.rows_seen[i] = (0, 0, 0)
-        name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}"
+        name = f"agiqa-{self.stage_name}-{i}-g{self.generation[i]}-{os.getpid()}{self.rank_suffix}"
         self.actors[i] = self.remote_cls.options(name=name, **self.options).remote(*self.args)
         self.ready_refs[i] = self.actors[i].ready.remote()  # done once the stage is set up
 
