@@ -127,6 +127,15 @@ def child(case: str, data: str, out: str) -> dict:
         assert not s.failed, s.failed
         result = {"cutoff": s.reduced["cut"], "passes": len(s.passes),
                   "skipped": sum(p["shards_skipped"] for p in s.passes)}
+    elif case == "filter":  # one of BENCH_WORLD drivers (rank BENCH_RANK) over one output
+        from agiqa.api import filter as filter_
+
+        runner = {"kind": "local", "rank": int(os.environ.get("BENCH_RANK", 0)),
+                  "world_size": int(os.environ.get("BENCH_WORLD", 1))}
+        s = filter_({"input": data, "output": out, "rules": ["quality_score >= 1", "top_fraction quality_score=0.3"],
+                     "runner": runner, "progress": False, "read_batch_rows": 8192})
+        assert not s.failed, s.failed
+        result = {"shards_done": s.shards_done}
     elif case == "audit":
         from agiqa.api import audit
 
@@ -152,6 +161,19 @@ def run_child(case: str, data, out, env: dict | None = None, tree: str | None = 
     return r
 
 
+def same_bytes(a: Path, b: Path) -> str:
+    """'yes (N files)' when every file under the two outputs (and their stats.json) is byte-identical."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    other = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    if files != other:
+        return f"no: the file lists differ ({len(files)} vs {len(other)})"
+    bad = [f for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
+    stats = [Path(str(x) + ".agiqa") / "stats.json" for x in (a, b)]
+    if stats[0].read_bytes() != stats[1].read_bytes():
+        bad.append("stats.json")
+    return f"no: {len(bad)} differ (first {bad[0]})" if bad else f"yes ({len(files)} files and stats.json)"
+
+
 def upload(server, bucket: str, src: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -170,6 +192,8 @@ def main() -> None:
     ap.add_argument("--shard-rows", type=int, default=50_000)
     ap.add_argument("--baseline", help="A checkout of an older agiqa (e.g. `git worktree add /tmp/base d2bfe8c`) "
                                        "whose audit (driver-side) runs beside today's.")
+    ap.add_argument("--rank-rows", type=int, default=1_000_000, help="Rows filtered by one driver, then two ranks.")
+    ap.add_argument("--rank-shard-rows", type=int, default=10_000)
     ap.add_argument("--child")
     ap.add_argument("--data")
     ap.add_argument("--out")
@@ -213,7 +237,25 @@ def main() -> None:
                 s3 = run_child("plan", f"s3://{bucket}/in", f"s3://{bucket}/out", env=server.env())
             finally:
                 stop(proc)
-        cut, audits = {}, {}
+        cut, audits, ranks = {}, {}, {}
+        if a.rank_rows:
+            data = tmp / "rank-data"
+            write_scored(data, a.rank_rows, a.rank_shard_rows)
+            t0 = time.perf_counter()
+            ranks["one driver"] = {**run_child("filter", data, tmp / "rank-1"), "wall": time.perf_counter() - t0}
+            t0 = time.perf_counter()
+            procs = [subprocess.Popen([sys.executable, __file__, "--child", "filter", "--data", str(data), "--out",
+                                       str(tmp / "rank-2")], stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT), "BENCH_RANK": str(r),
+                                           "BENCH_WORLD": "2"}) for r in (0, 1)]
+            outs = [p.communicate()[0] for p in procs]
+            if any(p.returncode for p in procs):
+                raise SystemExit("a rank failed")
+            done = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+            ranks["two ranks at once"] = {"seconds": max(d["seconds"] for d in done), "wall": time.perf_counter() - t0,
+                                          "rss_mb": max(d["rss_mb"] for d in done),
+                                          "shards_done": [d["shards_done"] for d in done]}
+            ranks["identical"] = same_bytes(tmp / "rank-1", tmp / "rank-2")
         if a.rows:
             data = tmp / "scored"
             t0 = time.perf_counter()
@@ -256,6 +298,13 @@ def main() -> None:
             print(f"{name:18s} {r['seconds']:8.2f} {d['seconds'] / r['seconds']:9.2f}x {r['rss_mb']:9.0f}MB "
                   f"{a.rows / r['seconds'] / 1e6:8.2f}")
 
+    if ranks:
+        print(f"\nfilter (quality_score >= 1, top_fraction 0.3) over {a.rank_rows} rows, "
+              f"{-(-a.rank_rows // a.rank_shard_rows)} shards: one driver vs two ranks (2 processes, same output)")
+        for name in ("one driver", "two ranks at once"):
+            r = ranks[name]
+            print(f"{name:18s} wall {r['wall']:7.2f} s  largest process {r['rss_mb']:5.0f} MB  shards {r['shards_done']}")
+        print(f"outputs byte for byte the same: {ranks['identical']}")
     if audits:
         print(f"\naudit over {a.rows} rows (no grouping)")
         print(f"{'how':30s} {'seconds':>8s} {'peak RSS':>9s} {'Mrows/s':>8s}")
