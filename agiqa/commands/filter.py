@@ -74,10 +74,7 @@ def load_job_config(args):
     if args.score:
         from agiqa.config.legacy import upgrade_score_config
 
-        score = upgrade_score_config(read_yaml(args.score))
-        if isinstance(score.get("method"), dict) and "name" not in score["method"]:
-            score["method"] = {"name": "m3-agiqa", **score["method"]}
-        flags["score"] = score
+        flags["score"] = upgrade_score_config(read_yaml(args.score))
     try:
         return load_filter_config(None, deep_merge(data, flags))
     except ValidationError as e:

@@ -111,10 +111,18 @@ class MethodConfig(StrictModel):
     #: Aspects this method can score.
     supported_aspects: ClassVar[tuple[str, ...]] = ASPECTS
     #: `agiqa score` flags this method takes: flag name (its argparse dest) -> dotted field path in this
-    #: config. A flag given for a method that does not list it is refused, never silently ignored.
+    #: config. The flag's type, choices and help come from that field (`agiqa.commands.method_flags`); a bool
+    #: field that defaults to True becomes `--no-<flag>`. A flag given for a method that does not list it is
+    #: refused, never silently ignored.
     cli_flags: ClassVar[dict[str, str]] = {}
     #: Top-level modules the method needs at run time (checked before any work; see `agiqa.extras`).
     requires_modules: ClassVar[tuple[str, ...]] = ()
+    #: `agiqa train-head --method NAME` runs this "module:function" with the parsed arguments (returns the exit
+    #: code); None: the method has no heads to train there.
+    train_entry: ClassVar[str | None] = None
+    #: `agiqa make-tiny-model --method NAME` runs this "module:function" with the parsed arguments (returns the
+    #: line to print); None: no tiny model for it.
+    tiny_model_entry: ClassVar[str | None] = None
 
     name: str
 
