@@ -42,6 +42,7 @@ class Scorer:
         from agiqa.data.sources import ImageSource
         from agiqa.extras import require
         from agiqa.methods.registry import DEFAULT_METHOD, method_config_class
+        from agiqa.schema import validated
         from agiqa.stages.score import ScoreStage
         from agiqa.storage.config import StorageConfig
 
@@ -58,7 +59,7 @@ class Scorer:
                 node[part] = dict(node.get(part) or {})
                 node = node[part]
             node.setdefault(leaf, str(model))
-        self.config = _validated(cfg_cls, {"name": method, **options}, f"method {method!r}")
+        self.config = validated(cfg_cls, {"name": method, **options}, f"method {method!r}")
         self.aspects = tuple(check_aspects(list(aspects) if aspects else list(self.config.supported_aspects)))
         missing = [a for a in self.aspects if a not in self.config.supported_aspects]
         if missing:
@@ -69,8 +70,8 @@ class Scorer:
             raise ConfigError("batch_rows must be at least 1")
         self.batch_rows = batch_rows
         self.stage = ScoreStage(self.config.build(self.aspects),
-                                limits=_validated(ImageLimits, images or {}, "images"),
-                                source=ImageSource(_validated(StorageConfig, storage or {}, "storage")))
+                                limits=validated(ImageLimits, images or {}, "images"),
+                                source=ImageSource(validated(StorageConfig, storage or {}, "storage")))
         self._set_up = False
         self._engine = None  # the engine thread (`runner.engine_loop`), started by setup
         if setup:
@@ -155,16 +156,6 @@ class Scorer:
         if not batches:
             return pa.RecordBatch.from_pylist([], schema=schema)
         return pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()[0]
-
-
-def _validated(cls, data: dict, what: str):
-    from pydantic import ValidationError
-
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError(f"invalid {what}: " + "; ".join(lines)) from None
 
 
 def _is_folder(path: str) -> bool:

@@ -50,12 +50,11 @@ def add_arguments(p) -> None:
 
 
 def load_job_config(args):
-    from pydantic import ValidationError
-
     from agiqa.commands.score import _given
     from agiqa.config.base import deep_merge, read_yaml
     from agiqa.config.filter_job import load_filter_config
     from agiqa.errors import ConfigError
+    from agiqa.schema import config_errors
 
     data = read_yaml(args.config)
     flags = _given({
@@ -75,11 +74,8 @@ def load_job_config(args):
         from agiqa.config.legacy import upgrade_score_config
 
         flags["score"] = upgrade_score_config(read_yaml(args.score))
-    try:
+    with config_errors():
         return load_filter_config(None, deep_merge(data, flags))
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def format_dry_run(d: dict) -> str:

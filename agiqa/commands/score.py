@@ -54,14 +54,12 @@ def overrides_from_args(args) -> dict:
 
 def load_job_config(args):
     """Validated ScoreJobConfig from --config and flags, or a ConfigError that says what is wrong."""
-    from pydantic import ValidationError
-
     from agiqa.commands.method_flags import method_flags, method_overrides
     from agiqa.config import load_score_config
     from agiqa.config.base import deep_merge, read_yaml
     from agiqa.config.legacy import upgrade_score_config
-    from agiqa.errors import ConfigError
     from agiqa.methods.registry import DEFAULT_METHOD, import_method_modules
+    from agiqa.schema import config_errors
 
     data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
     if getattr(args, "imports", None):
@@ -71,11 +69,8 @@ def load_job_config(args):
     name = args.method or method.get("name") or DEFAULT_METHOD
     data["method"] = deep_merge(method, method_overrides(name, method_flags(args)))
     data = _with_prefilter(data, args)
-    try:
+    with config_errors():
         return load_score_config(None, data)
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def _with_prefilter(data: dict, args) -> dict:
