@@ -71,9 +71,7 @@ def load_job_config(args):
     if args.rules:
         flags["rules"] = list(data.get("rules") or []) + args.rules
     if args.score:
-        from agiqa.config.legacy import upgrade_score_config
-
-        flags["score"] = upgrade_score_config(read_yaml(args.score))
+        flags["score"] = read_yaml(args.score)
     with config_errors():
         return load_filter_config(None, deep_merge(data, flags))
 

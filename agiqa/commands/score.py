@@ -57,11 +57,10 @@ def load_job_config(args):
     from agiqa.commands.method_flags import method_flags, method_overrides
     from agiqa.config import load_score_config
     from agiqa.config.base import deep_merge, read_yaml
-    from agiqa.config.legacy import upgrade_score_config
     from agiqa.methods.registry import DEFAULT_METHOD, import_method_modules
     from agiqa.schema import config_errors
 
-    data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
+    data = deep_merge(read_yaml(args.config), _given(overrides_from_args(args)))  # old spellings: see config.legacy
     if getattr(args, "imports", None):
         data["imports"] = [*(data.get("imports") or []), *args.imports]
     import_method_modules(data.get("imports"), "imports")  # a YAML's own methods, before their flags are mapped

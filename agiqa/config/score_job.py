@@ -49,6 +49,7 @@ class ScoreJobConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _old_spelling(cls, data):
+        # the one place old spellings are translated (every entry validates here; new spellings merged in win)
         return upgrade_score_config(data)
 
     @model_validator(mode="before")
@@ -125,5 +126,4 @@ class ScoreJobConfig(StrictModel):
 
 def load_score_config(path: str | Path | None, overrides: dict | None = None) -> ScoreJobConfig:
     """Load a YAML config, apply flag overrides (nested dicts merge), then validate once."""
-    data = upgrade_score_config(read_yaml(path))
-    return ScoreJobConfig.model_validate(deep_merge(data, overrides or {}))
+    return ScoreJobConfig.model_validate(deep_merge(read_yaml(path), overrides or {}))

@@ -106,3 +106,26 @@ def test_a_retired_engine_setting_is_dropped_with_a_warning(caplog):
     cfg = EngineConfig(model="m", generate_memory_fraction=0.6)
     assert "generate_memory_fraction" not in cfg.model_dump()
     assert "generate_memory_fraction" in caplog.text
+
+
+def test_old_spelling_through_the_cli_is_translated_once_with_flags_winning(tmp_path, caplog):
+    from pathlib import Path
+
+    from agiqa.cli import build_parser
+    from agiqa.commands.score import load_job_config
+
+    p = tmp_path / "old.yaml"
+    p.write_text("input: a\noutput: b\nengine: {model: m, batch_size: 4, heads: h}\nray: {runner: ray, num_gpus_per_actor: 0.5}\n")
+    argv = ["score", "--config", str(p), "--batch-size", "16", "--runner", "local", "--no-describe"]
+    with caplog.at_level("WARNING", logger="agiqa.config.legacy"):
+        cfg = load_job_config(build_parser(argv).parse_args(argv))
+    assert (cfg.method.name, cfg.method.heads, cfg.method.engine.model) == ("m3-agiqa", "h", "m")
+    assert cfg.method.engine.batch_size == 16 and cfg.method.describe is False and cfg.runner.kind == "local"
+    assert cfg.resources["score"].num_gpus == 0.5
+    assert caplog.text.count("is now `method:") == 1 and caplog.text.count("is now `runner:") == 1
+    # the translation has one home: the score job config's validator, which every entry goes through
+    root = Path(__file__).resolve().parents[2] / "agiqa"
+    callers = sorted(str(f.relative_to(root)) for f in root.rglob("*.py")
+                     if "upgrade_score_config(" in f.read_text() and f.name != "legacy.py")
+    assert callers == ["config/score_job.py"]
+    assert (root / "config" / "score_job.py").read_text().count("upgrade_score_config(") == 1
