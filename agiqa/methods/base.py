@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from agiqa.aspects import ASPECTS
+from agiqa.resources import Resources
 from agiqa.schema import StrictModel
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from agiqa.aspects import ScoreSpec
-    from agiqa.resources import Resources
 
 
 @dataclass
@@ -38,6 +38,7 @@ class ScoringMethod(Protocol):
     name: str
     aspects: tuple[str, ...]
     spec: ScoreSpec
+    #: The method's declared default per actor; the job's `resources.<stage>` overrides it.
     resources: Resources
     #: Aspects that judge the generation prompt: a row without a prompt gets them null, the rest scored.
     prompt_aspects: tuple[str, ...]
@@ -78,6 +79,9 @@ class ScoringMethod(Protocol):
 class MethodBase:
     """The optional members of `ScoringMethod`, declared once with their defaults (subclass and override)."""
 
+    #: What one actor needs, declared by the method (a class attribute); a job's `resources.<stage>` overrides
+    #: it (`agiqa.workflows.score` sets the result here, so the method sees what its actors get).
+    resources: Resources = Resources(num_gpus=0.0, num_cpus=1.0)
     input_columns: tuple[str, ...] = ()
     preprocess: Callable[[Any], Any] | None = None
 

@@ -59,7 +59,11 @@ def test_a_method_failing_every_row_fails_the_batch():
 
 
 def test_keep_image_keeps_the_column_and_resources_default_to_the_methods():
-    stage = ScoreStage(FakeMethod(FakeConfig(num_gpus=0.25)), keep_image=True)
+    from agiqa.resources import Resources
+
+    method = FakeMethod()
+    method.resources = Resources(num_gpus=0.25)
+    stage = ScoreStage(method, keep_image=True)
     assert stage.drop_columns == () and stage.resources.num_gpus == 0.25
     assert ScoreStage(FakeMethod()).drop_columns == ("image",)
 
