@@ -20,7 +20,7 @@ class ClipAgiqaConfig(MethodConfig):
                                            "device": "device"}
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "safetensors")
     train_entry: ClassVar[str | None] = "agiqa.training.clip_train_head:run"
-    tiny_model_entry: ClassVar[str | None] = "agiqa.testing.tiny_entries:clip"
+    tiny_model_entry: ClassVar[str | None] = "agiqa.demo_models.tiny_entries:clip"
     model: str = Field(..., description="CLIP folder in the released layout (e.g. clip-vit-base-patch16), or "
                                         "one from `agiqa make-tiny-model --method clip-agiqa`.")
     heads: str | None = Field(None, description="Folder with one CLIP-AGIQA head per aspect (<dir>/<aspect>/). "

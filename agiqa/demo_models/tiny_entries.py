@@ -10,14 +10,14 @@ from __future__ import annotations
 def m3(args) -> str:
     """A Qwen2-VL (or MiniCPM-V 2.5 with `--family minicpmv`) with per-aspect adapters and M3 heads."""
     if args.family == "minicpmv":
-        from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
+        from agiqa.demo_models.tiny_minicpmv import build_tiny_minicpmv
 
         if args.pretrain is not None:
             from agiqa.errors import UserError
 
             raise UserError("--pretrain-vision applies to --family qwen2-vl only")
         return f"wrote tiny MiniCPM-V 2.5 to {build_tiny_minicpmv(args.dir, seed=args.seed, head_dim=args.head_dim)}"
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     out = build_tiny_model(args.dir, seed=args.seed, head_dim=args.head_dim, pretrain_vision=args.pretrain)
     return f"wrote tiny model to {out}"
@@ -25,7 +25,7 @@ def m3(args) -> str:
 
 def clip(args) -> str:
     """A CLIP folder in the released layout with CLIP-AGIQA heads."""
-    from agiqa.testing.tiny_clip import build_tiny_clip
+    from agiqa.demo_models.tiny_clip import build_tiny_clip
 
     if args.family != "qwen2-vl":
         from agiqa.errors import UserError
