@@ -115,7 +115,7 @@ def val_description_source(args, aspect: str, val_rows: list[dict]) -> str:
 
 
 def val_descriptions(engine, source: str, rows: list[dict], convs: list) -> list[str]:
-    """The validation rows' descriptions from `source`: the given column, or the adapter's greedy round 1
+    """The validation rows' descriptions from `source`: the given column, or the adapter's round 1
     (the engine's decoding, as `agiqa score` runs it)."""
     from agiqa.engines.base import DescribeRequest
 

@@ -63,8 +63,8 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
     p.method.check(cheap_aspects, on_this_machine=here)
     cheap = p.method.build(cheap_aspects)
     cheap.resources = cheap.resources.override(**cfg.stage_resources("prefilter"))
-    cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images, cheap.resources, source=ImageSource(cfg.storage))
-    cheap_stage.name = "prefilter"
+    cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images, cheap.resources, source=ImageSource(cfg.storage),
+                             name="prefilter")
     cheap_out = state_uri(cfg.output, PREFILTER_DIR)
     cheap_hash = identity_hash(cheap_stage.identity())
     id_column = cfg.columns.id

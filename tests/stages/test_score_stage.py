@@ -80,3 +80,10 @@ def test_a_bounded_method_returning_scores_off_its_range_fails_its_rows_with_the
     out = run_sync(stage.process(stage.prepare(batch(["a"])))).to_pydict()
     assert out["status"] == ["error"] and out["quality_score"] == [None]
     assert "outside its declared range [0, 5]" in out["error"][0]
+
+
+def test_the_stage_is_named_at_construction_and_the_name_is_in_its_identity():
+    """A cascade's cheap pass is a `ScoreStage` named "prefilter" when built, not renamed afterwards."""
+    stage = ScoreStage(FakeMethod(), name="prefilter")
+    assert stage.name == "prefilter" and stage.identity()["stage"] == "prefilter"
+    assert ScoreStage(FakeMethod()).name == "score"
