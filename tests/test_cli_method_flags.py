@@ -129,3 +129,12 @@ def test_scorer_puts_model_where_the_methods_model_flag_does(toy_module):
 
     scorer = Scorer("toy-judge", model="/weights", setup=False)
     assert scorer.config.backend.model == "/weights"
+
+
+def test_parsers_that_read_the_registry_stay_light():
+    """Generating flags imports every method's config class, never its model code."""
+    code = ("import sys; from agiqa.cli import build_parser\n"
+            "for c in ('score', 'train-head', 'make-tiny-model'): build_parser([c]).format_help()\n"
+            "print([m for m in ('torch', 'transformers', 'vllm', 'ray', 'peft') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout
