@@ -41,9 +41,10 @@ def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
 def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
     """Ingest `cfg.input` (images + table, tars, Hugging Face Parquet) into agiqa-layout shards at
     `cfg.output`; committed shards are skipped. The summary is also written to
-    `<output>.agiqa/ingest-report.json`. Runs in the light install (no torch or Ray)."""
+    `<output>.agiqa/ingest-report.json`. Runs in the light install (no torch; Ray only with
+    `runner="ray"`)."""
     from agiqa.ingest.config import IngestConfig
-    from agiqa.ingest.job import run_ingest
+    from agiqa.workflows.ingest import run_ingest
 
     cfg = validated(IngestConfig, cfg, "ingest configuration")
     return run_ingest(cfg, **options)

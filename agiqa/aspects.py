@@ -64,6 +64,30 @@ class ScoreSpec:
 #: The scale people's mean opinion scores are given on: 0-5, higher is better.
 MOS_SPEC = ScoreSpec()
 
+#: The Arrow field metadata key a score column carries its `ScoreSpec` under (JSON), so a reader of
+#: the scored shards (filter, audit) knows the scale and direction without knowing the method.
+SPEC_KEY = b"agiqa.score_spec"
+
+
+def spec_metadata(spec: ScoreSpec) -> dict[bytes, bytes]:
+    import json
+    from dataclasses import asdict
+
+    return {SPEC_KEY: json.dumps(asdict(spec), sort_keys=True).encode()}
+
+
+def spec_of_field(field) -> ScoreSpec | None:
+    """The `ScoreSpec` a score column was written with (None: a column agiqa did not write, or older)."""
+    import json
+
+    raw = (field.metadata or {}).get(SPEC_KEY)
+    if raw is None:
+        return None
+    try:
+        return ScoreSpec(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
+
 
 def check_aspects(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Validate aspect names, with a did-you-mean hint; returns them in canonical order."""

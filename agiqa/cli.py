@@ -62,6 +62,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter, allow_abbrev=False)
         if name == chosen:  # import only the module that runs
             _load(name).add_arguments(p)
+            parser.chosen = p
     return parser
 
 
@@ -74,6 +75,27 @@ def _import_user_modules(argv: list[str]) -> None:
     import_method_modules(modules + [a.partition("=")[2] for a in argv if a.startswith("--import=")], "--import")
 
 
+def refuse_unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Name an unknown `--option` of the chosen command before argparse parses: with `allow_abbrev=False`
+    argparse reports a required option missing first (`agiqa eval --scor x`: "required: --scored"),
+    which hides the typo. Tokens after `--` are values, never options."""
+    import difflib
+
+    sub = getattr(parser, "chosen", None)
+    if sub is None:
+        return
+    known = [o for o in sub._option_string_actions if o.startswith("--")]
+    for token in argv[argv.index(sub.prog.split()[-1]) + 1:]:
+        if token == "--":
+            return
+        if not token.startswith("--"):
+            continue
+        flag = token.split("=", 1)[0]
+        if flag not in known:
+            near = difflib.get_close_matches(flag, known, n=1, cutoff=0.6) or [o for o in known if o.startswith(flag)]
+            sub.error(f"unknown option {flag}" + (f" (did you mean {near[0]}?)" if near else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     from agiqa import signals
     from agiqa.quiet import quiet_libraries
@@ -81,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet_libraries()  # before any library is imported
     try:
-        args = build_parser(argv).parse_args(argv)
+        parser = build_parser(argv)
     except AgiqaError as e:  # an `--import` that cannot be imported
         print(f"agiqa: error: {e}", file=sys.stderr)
         return 2
+    refuse_unknown_options(parser, argv)
+    args = parser.parse_args(argv)
     if args.command is None:
         build_parser([]).print_help()
         return 2

@@ -25,6 +25,8 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 _installed = False
 _received: int | None = None
+#: The signals `handled()` routes: those the parent did not set to SIG_IGN (`nohup`, a shell's `cmd &`).
+_routed: tuple[int, ...] = ()
 
 
 class Terminated(KeyboardInterrupt):
@@ -71,13 +73,16 @@ def _handle(signum, frame) -> None:
 @contextlib.contextmanager
 def handled():
     """SIGINT and SIGTERM routed to `_handle` inside the block (main thread only; elsewhere nothing
-    changes), the previous handlers restored after it (a program or test calling `agiqa.cli.main`)."""
-    global _installed, _received
+    changes), the previous handlers restored after it (a program or test calling `agiqa.cli.main`).
+    A signal the parent process ignores stays ignored: a job started in the background or under `nohup`
+    must not stop on the Ctrl-C meant for the shell's foreground job."""
+    global _installed, _received, _routed
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     before = {s: signal.getsignal(s) for s in EXIT_CODES}
-    for s in EXIT_CODES:
+    _routed = tuple(s for s, h in before.items() if h is not signal.SIG_IGN)
+    for s in _routed:
         signal.signal(s, _handle)
     _installed, _received = True, None
     try:
@@ -85,12 +90,12 @@ def handled():
     finally:
         for s, h in before.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _installed = False
+        _installed, _routed = False, ()
 
 
 def reinstall() -> None:
     """Put the handlers back after a library replaced them (`ray.init` sets its own SIGTERM handler);
     nothing outside `handled()`."""
     if _installed and threading.current_thread() is threading.main_thread():
-        for s in EXIT_CODES:
-            signal.signal(s, _handle)
+        for s in EXIT_CODES:  # an ignored one stays ignored, whatever the library set
+            signal.signal(s, _handle if s in _routed else signal.SIG_IGN)

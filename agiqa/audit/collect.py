@@ -1,5 +1,7 @@
-"""Reading scored shards into per-group statistics: each shard on its own, then merged (so memory
-depends on groups, bins and `k`, not on rows), and thumbnails fetched afterwards for the shown rows.
+"""Per-group statistics of scored rows, a batch at a time (`batch_stats`), mergeable (`Collected`):
+memory depends on groups, bins and `k`, not on rows. Each shard's are computed by the audit's partial
+pass (`agiqa.stages.audit`) and merged in shard order by its reduce (`agiqa.workflows.audit_steps`);
+thumbnails are fetched afterwards for the shown rows only.
 """
 
 from __future__ import annotations
@@ -7,8 +9,6 @@ from __future__ import annotations
 import base64
 import io
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,35 +166,6 @@ def _by_source(scores: dict, present: dict, sources: dict, rows: np.ndarray):
         unknown = scored & np.array([x is None for x in src], dtype=bool)
         if unknown.any():  # a score without a source: kept apart under the bare aspect
             yield a, v, a, unknown
-
-
-def shard_stats(store, uri: str, rel: str, spec: AuditSpec) -> Collected:
-    out = Collected(shards=1)
-    with store.open_read(uri) as f:
-        pf = pq.ParquetFile(f)
-        cols = spec.columns(pf.schema_arrow.names)
-        for b in pf.iter_batches(batch_size=spec.batch_rows, columns=cols):
-            out.merge(batch_stats(pa.Table.from_batches([b]), spec, rel), spec)
-    return out
-
-
-def collect(store, root: str, shards: list, spec: AuditSpec, on_shard: Callable | None = None,
-            workers: int = 4) -> Collected:
-    """Every shard's statistics merged in shard order (a window of `workers` shards in flight)."""
-    total = Collected()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agiqa-audit") as pool:
-        pending = []
-        for s in shards:
-            pending.append(pool.submit(shard_stats, store, s.uri, s.rel, spec))
-            if len(pending) >= workers * 2:
-                total.merge(pending.pop(0).result(), spec)
-                if on_shard:
-                    on_shard()
-        for fut in pending:
-            total.merge(fut.result(), spec)
-            if on_shard:
-                on_shard()
-    return total
 
 
 def thumbnails(store, root: str, wanted: dict[str, set[str]], id_column: str, image_column: str,

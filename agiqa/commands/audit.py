@@ -3,7 +3,9 @@
     agiqa audit --input scored/ --output report/ --group-by generator [--compare scored-last-week/]
 
 Writes report/report.html (self-contained: open it anywhere, offline), report/figures/*.png,
-report/audit.json and report/groups.csv (and compare.csv with --compare).
+report/audit.json and report/groups.csv (and compare.csv with --compare). The per-shard statistics
+are a partial pass committed under report.agiqa/partials/ (`--runner local` or `ray`): a rerun over
+unchanged shards reads no row.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ def add_arguments(p) -> None:
     p.add_argument("--examples", type=int, help="Worst and best rows shown per group and aspect (default 4).")
     p.add_argument("--title", help="The report's title.")
     p.add_argument("--id-column", help="Row id column (default id).")
+    p.add_argument("--runner", choices=["local", "ray"], help="Where the per-shard statistics run: local (default, "
+                   "this process) or ray. Either way they are committed per shard and a rerun reuses them.")
+    p.add_argument("--address", help="Ray cluster address (with --runner ray; default RAY_ADDRESS, else a local Ray).")
     p.add_argument("--no-progress", action="store_true", help="No progress log lines.")
 
 
@@ -35,7 +40,8 @@ def load_job_config(args):
     flags = _given({"input": args.input, "output": args.output, "group_by": split(args.group_by),
                     "aspects": split(args.aspects), "compare": args.compare, "images": args.images,
                     "examples": args.examples, "title": args.title, "id_column": args.id_column,
-                    "progress": False if args.no_progress else None})
+                    "progress": False if args.no_progress else None,
+                    "runner": {"kind": args.runner, "address": args.address}})
     with config_errors():
         return load_audit_config(None, {**read_yaml(args.config), **flags})
 

@@ -3,6 +3,10 @@
 Reads scored shards (a folder or s3:// prefix). Labels are `<aspect>_mos` columns: either kept
 in the scored shards (agiqa keeps every input column), or read from `--labels` shards and
 joined on the id column. Rows with `status=error` or a missing label are left out and counted.
+
+It runs as a partial pass (`agiqa.workflows.eval`): per scored shard the (score, mos) pairs are
+committed under `<SCORED>.agiqa/partials/eval/` (or `--partials`), then merged; a rerun over unchanged
+shards and labels reads no scored row.
 """
 
 from __future__ import annotations
@@ -13,29 +17,26 @@ def add_arguments(p) -> None:
     p.add_argument("--labels", help="Shards with <aspect>_mos columns, joined on --id-column.")
     p.add_argument("--id-column", default="id", help="Row id column (joins --labels to the scored rows).")
     p.add_argument("--json", help="Also write the metrics here as strict JSON (an undefined metric is null).")
+    p.add_argument("--partials", help="Where the per-shard pairs are committed (default SCORED.agiqa/partials/eval, "
+                   "beside the scored shards); a writable folder when SCORED is read-only.")
+    p.add_argument("--runner", choices=["local", "ray"], default="local",
+                   help="Where the per-shard pass runs: local (default, this process) or ray.")
+    p.add_argument("--address", help="Ray cluster address (with --runner ray; default RAY_ADDRESS, else a local Ray).")
 
 
 def run(args) -> int:
     import json
 
-    from agiqa.data.rows import read_rows
     from agiqa.errors import UserError
-    from agiqa.evaluation.evaluate import evaluate, format_table
+    from agiqa.evaluation.evaluate import format_table
     from agiqa.storage.base import StorageError
+    from agiqa.workflows.eval import run_eval
 
     try:
-        scored = read_rows(args.scored, drop_columns=("image",))
-        labels = read_rows(args.labels, drop_columns=("image",)) if args.labels else None
+        result = run_eval(args.scored, args.labels, args.id_column, partials=args.partials, runner=args.runner,
+                          address=args.address)["metrics"]
     except (StorageError, OSError) as e:
         raise UserError(str(e)) from None
-    if not scored:
-        raise UserError(f"no scored rows under {args.scored}")
-    if labels is not None:
-        ids = {r.get(args.id_column) for r in labels}
-        if not any(r.get(args.id_column) in ids for r in scored):
-            raise UserError(f"--labels {args.labels}: no {args.id_column!r} matches an id of the scored rows "
-                            "(wrong labels, or another --id-column?)")
-    result = evaluate(scored, labels, args.id_column)
     if not any(m.get("n") for m in result.values()):
         raise UserError("no rows with both a score and a <aspect>_mos label (give --labels?)")
     print(format_table(result))

@@ -22,7 +22,11 @@ def add_arguments(p) -> None:
     p.add_argument("--image-column", help="parquet: the image column (default image, else the {bytes,path} struct).")
     p.add_argument("--rows-per-shard", type=int, help="folder: rows per output shard (default 1000).")
     p.add_argument("--verify", choices=["decode", "header"], help="Check images by full decode (default) or header.")
-    p.add_argument("--workers", type=int, help="Output shards written at once (default 4).")
+    p.add_argument("--workers", type=int, help="Images read and checked at once: threads (local) or Ray "
+                                               "actors (default 4).")
+    p.add_argument("--runner", choices=["local", "ray"], help="local (default: this process) or ray (actors; "
+                                                               "RAY_ADDRESS or --address, else a local Ray).")
+    p.add_argument("--address", help="ray: the cluster's address (default RAY_ADDRESS).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo committed output shards.")
     p.add_argument("--follow-symlinks", action="store_true", default=None,
                    help="Ingest symlinks to files outside the input (default: refused, reported per file).")
@@ -40,11 +44,11 @@ def run(args) -> int:
         "input": args.input, "output": args.output, "format": args.format, "table": args.table,
         "file_column": args.file_column, "prompt_column": args.prompt_column, "id_column": args.id_column,
         "image_column": args.image_column, "rows_per_shard": args.rows_per_shard, "verify": args.verify,
-        "workers": args.workers, "overwrite": args.overwrite, "follow_symlinks": args.follow_symlinks}.items() if v is not None}
+        "workers": args.workers, "runner": args.runner, "address": args.address, "overwrite": args.overwrite, "follow_symlinks": args.follow_symlinks}.items() if v is not None}
     summary = ingest(given)
     for rel, why in summary.shards_failed.items():
         print(f"agiqa ingest: shard {shown(rel)} failed: {shown(why)}", file=sys.stderr)
-    if summary.duplicate_ids:
+    if summary.duplicate_id_count:
         print(f"agiqa ingest: ids repeat across shards ({', '.join(map(repr, summary.duplicate_ids[:5]))}); "
               "give --id-column, or ingest shards whose keys are unique", file=sys.stderr)
     print(summary.line(), flush=True)

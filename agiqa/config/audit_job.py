@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
 from agiqa.config.base import deep_merge, read_yaml
+from agiqa.config.runner import RunnerConfig
 from agiqa.schema import StrictModel
 from agiqa.storage.config import StorageConfig
+
+
+class AuditRunnerConfig(RunnerConfig):
+    """The runner settings, local by default: an audit reads a few columns, a process suffices."""
+
+    kind: Literal["ray", "local"] = Field("local", description="'local' (default: this process) or 'ray' (actors).")
 
 
 class AuditJobConfig(StrictModel):
@@ -28,6 +36,8 @@ class AuditJobConfig(StrictModel):
     title: str = Field("agiqa audit", description="The report's title.")
     storage: StorageConfig = Field(default_factory=StorageConfig)
     progress: bool = Field(True, description="Log progress while shards are read.")
+    runner: AuditRunnerConfig = Field(default_factory=AuditRunnerConfig,
+                                      description="Where the per-shard statistics run (`--runner`, `--address`).")
 
 
 def load_audit_config(path: str | Path | None, overrides: dict | None = None) -> AuditJobConfig:

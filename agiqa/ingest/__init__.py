@@ -8,8 +8,13 @@ prompt and any other columns), streaming, sharded and resumable, local or S3 on 
     tars.py       WebDataset tars, img2dataset's layout included (`NNNNN.tar` + `NNNNN.parquet`)
     tables.py     Parquet whose image column is bytes, a `{bytes, path}` struct (Hugging Face) or paths
     check.py      is an image decodable (the reason when not)
-    job.py        plan output shards, skip committed ones, write each atomically with its manifest
-    report.py     what was skipped and why, per shard and for the whole input
+    worklist.py   one small Parquet work list per output shard (where each row's image is, its columns)
+    job.py        the planning step that writes the work lists, and the report after the runner's pass
+    report.py     what was skipped and why, for the whole input
 
-Imports no torch, Ray or model code: it runs in the light install (`pip install agiqa`).
+The job (`agiqa.workflows.ingest`) is plan -> a runner pass of `agiqa.stages.ingest.IngestStage`
+over the work lists (Ray or local, exactly once, resumable) -> the duplicate-ids reduce.
+
+Imports no torch, Ray or model code: it runs in the light install (`pip install agiqa`; Ray only
+for `--runner ray`).
 """

@@ -39,7 +39,13 @@ class IngestConfig(StrictModel):
     verify: Literal["decode", "header"] = Field(
         "decode", description="decode: every image is fully decoded (truncated files caught); header: only its "
                               "header is read (faster; a truncated file is then caught at scoring).")
-    workers: int = Field(4, ge=1, le=256, description="Output shards written at once (threads).")
+    workers: int = Field(4, ge=1, le=256, description="Images read and checked at once: threads of the local "
+                                                      "runner, Ray actors with --runner ray.")
+    runner: Literal["local", "ray"] = Field(
+        "local", description="local: in this process (the light install); ray: on Ray actors (RAY_ADDRESS or "
+                             "--address, else a local Ray), with the runner's attempts, resume and lease either way.")
+    address: str | None = Field(None, description="ray: the cluster's address (default RAY_ADDRESS, else a local Ray).")
+    max_shard_attempts: int = Field(3, ge=1, description="Attempts per output shard before it counts as failed.")
     overwrite: bool = Field(False, description="Redo output shards that are already committed.")
     follow_symlinks: bool = Field(
         False, description="Ingest local files that are symlinks to places outside the input root (default: "

@@ -8,7 +8,8 @@ then scores the aspects that need none). The id is the image's relative path (un
 construction), or `--id-column` of the table (refused when not unique).
 
 Images are assigned to output shards `part-NNNNN.parquet` in the sorted order of their paths,
-`rows_per_shard` each: a rerun on the same input makes the same shards, so resume is exact.
+`rows_per_shard` each: a rerun on the same input makes the same work lists (`worklist.py`), so
+resume is exact. The images and sidecars themselves are read by the ingest stage, not here.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ from __future__ import annotations
 import io
 import posixpath
 
-from agiqa.data.images import BadRow
 from agiqa.errors import ConfigError
-from agiqa.ingest.check import IMAGE_SUFFIXES, check_image
+from agiqa.ingest.check import IMAGE_SUFFIXES
 from agiqa.ingest.formats import (
     DEFAULT_TABLES,
     FILE_COLUMNS,
     PROMPT_COLUMNS,
-    base_fields,
     extra_names,
     pick_column,
     refuse_duplicates,
 )
 from agiqa.ingest.report import Skip
 from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
+from agiqa.ingest.worklist import work_table
 
 
 def read_table(uri: str, store):
@@ -75,7 +75,8 @@ def plan_folder(cfg, store) -> IngestPlan:
     if not images:
         raise no_input(cfg, f"images ({', '.join(IMAGE_SUFFIXES)})")
     skipped: list[Skip] = []
-    rows: dict[str, dict] = {}  # image rel -> {prompt, id?, extras}
+    rows: dict[str, tuple] = {}  # image rel -> (table row or None, id or None, prompt, sidecar file or None)
+    extras, renamed = None, {}
     table_uri = cfg.table or default_table(cfg.input, store)
     if table_uri:
         from agiqa.storage import open_store
@@ -87,69 +88,44 @@ def plan_folder(cfg, store) -> IngestPlan:
         prompt_col = pick_column(names, cfg.prompt_column, PROMPT_COLUMNS, "prompt column", where)
         id_col = pick_column(names, cfg.id_column, (), "id column", where, required=False)
         keep, renamed = extra_names(names, {file_col, prompt_col} | ({id_col} if id_col else set()))
-        schema = base_fields(table.select(keep).schema, renamed)
+        extras = table.select(keep)
         files = [_norm(v) if v is not None else None for v in table.column(file_col).to_pylist()]
         refuse_duplicates([f for f in files if f is not None], f"file names in column {file_col!r} of {where}")
         if id_col:
             refuse_duplicates(table.column(id_col).to_pylist(), f"ids in column {id_col!r} of {where}")
-        records = table.select(keep).to_pylist()
         prompts = table.column(prompt_col).to_pylist()
         ids = table.column(id_col).to_pylist() if id_col else [None] * table.num_rows
-        for i, (f, p, rid, rec) in enumerate(zip(files, prompts, ids, records, strict=True)):
+        for i, (f, p, rid) in enumerate(zip(files, prompts, ids, strict=True)):
             if f is None:
                 skipped.append(Skip(f"{where} row {i}", "row_without_file", f"column {file_col!r} is empty"))
             elif f not in images:
                 skipped.append(Skip(f, "row_without_image", f"{where} row {i} names {f}, which is not in the input"))
             else:
-                rows[f] = {"id": None if rid is None else str(rid), "prompt": None if p is None else str(p),
-                           **{renamed.get(k, k): v for k, v in rec.items()}}
+                rows[f] = (i, rid, p, None)
         for rel in images:
             if rel not in rows:
                 skipped.append(Skip(rel, "image_without_row", f"no row of {where} names this image"))
     else:
-        import pyarrow as pa
-
-        schema = base_fields(pa.schema([]), {})
         sidecars = {f.rel: f for f in store.list_files(cfg.input, (".txt",))}
         for rel in images:
-            stem = rel.rsplit(".", 1)[0]
-            rows[rel] = {"id": None, "prompt": sidecars.get(stem + ".txt")}
+            rows[rel] = (None, None, None, sidecars.get(rel.rsplit(".", 1)[0] + ".txt"))
     order = sorted(rows)
-    shards = []
     per = cfg.rows_per_shard
-    for k in range(0, len(order), per):
-        part = [(images[rel], rows[rel]) for rel in order[k:k + per]]
-        identity = {"items": [[f.rel, f.etag, _prompt_identity(r)] for f, r in part]}
-        shards.append(OutputShard(f"part-{k // per:05d}.parquet", identity, schema,
-                                  _rows_of(part, store, cfg)))
+    shards = [OutputShard(f"part-{k // per:05d}.parquet", _work_list(order[k:k + per], images, rows, extras, renamed))
+              for k in range(0, len(order), per)]
     return IngestPlan("folder", shards, skipped)
 
 
-def _prompt_identity(row: dict):
-    p = row.get("prompt")
-    if hasattr(p, "etag"):  # a sidecar file: its etag
-        return {"sidecar": p.etag}
-    return {k: (str(v) if v is not None else None) for k, v in row.items()}
+def _work_list(rels: list[str], images: dict, rows: dict, extras, renamed: dict):
+    """One output shard's work list: its images in path order, their ids, prompts, table columns."""
+    import pyarrow as pa
 
-
-def _rows_of(part, store, cfg):
-    def rows():
-        for f, row in part:
-            try:
-                data = store.read_bytes(f.uri)
-                check_image(data, cfg.images, cfg.verify)
-            except BadRow as e:
-                yield Skip(f.rel, e.code, str(e))
-                continue
-            except Exception as e:
-                yield Skip(f.rel, "image_unreadable", f"{type(e).__name__}: {e}")
-                continue
-            prompt = row["prompt"]
-            if hasattr(prompt, "uri"):  # a .txt sidecar
-                try:
-                    prompt = store.read_bytes(prompt.uri).decode("utf-8", errors="replace").strip()
-                except Exception as e:
-                    yield Skip(prompt.rel, "sidecar_unreadable", f"{type(e).__name__}: {e}")
-                    continue
-            yield {**row, "id": row["id"] if row["id"] is not None else f.rel, "image": data, "prompt": prompt}
-    return rows
+    files = [images[rel] for rel in rels]
+    found = [rows[rel] for rel in rels]
+    sidecars = [r[3] for r in found]
+    src = {"src.item": rels, "src.uri": [f.uri for f in files], "src.etag": [f.etag for f in files],
+           "src.prompt_uri": [s.uri if s else None for s in sidecars],
+           "src.prompt_etag": [s.etag if s else None for s in sidecars]}
+    ids = [rel if rid is None else rid for rel, (_, rid, _, _) in zip(rels, found, strict=True)]
+    taken = extras.take(pa.array([r[0] for r in found], pa.int64())) if extras is not None else None
+    return work_table(src, ids, [r[2] for r in found], taken, renamed)

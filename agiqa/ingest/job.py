@@ -1,188 +1,140 @@
-"""Run an ingest: plan output shards, skip those already committed, write the rest atomically.
+"""Ingest's own parts of its job: planning into work lists, and the report after the runner's pass.
 
-Exactly once, as the score runner does it (`agiqa.runner.manifest`): items are assigned to output
-shards deterministically (a sorted listing cut into fixed-size shards, or one output per tar or
-Parquet input), each output shard is written to a temporary file and committed whole through the
-storage layer (rename, or one S3 upload), then its manifest is written. A rerun skips a shard
-whose manifest carries the same identity (its inputs' names, etags and table rows, and the
-settings); a shard killed before its manifest is redone whole. Nothing is lost or duplicated.
+The job itself (`agiqa.workflows.ingest`) is plan -> pass -> duplicate ids:
+1. `Planner` (a `Reduce` step, so it runs on the driver under the output's lease) lists the input
+   (`inputs.InputView`), makes the format's plan (`plan.py`) and writes one work list per output
+   shard (`worklist.py`), rewriting none that is unchanged and deleting those the plan no longer has;
+2. the runner's pass runs `agiqa.stages.ingest.IngestStage` over the work lists: each output shard
+   exactly once, on Ray or locally, with attempts, manifests and resume;
+3. the duplicate-ids reduce (`agiqa.workflows.ids`, bounded memory) reads the outputs' `id` columns.
+`build_report` then turns the runner's summary, the plan's skips and the stage's reject records
+into the `IngestSummary` written as `<output>.agiqa/ingest-report.json`.
+
+Planning reads everything before writing anything, so a bad setup found while planning (a column
+missing, a URL column, duplicate table ids) is refused before a single work list is written.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 from agiqa.ingest.config import IngestConfig
-from agiqa.ingest.report import REPORT_NAME, IngestSummary, Skip
-from agiqa.ingest.shards import OutputShard
-from agiqa.runner.manifest import identity_hash
-from agiqa.storage.layout import LEGACY_STATE_DIR, MANIFESTS_DIR, state_uri
-from agiqa.storage.names import shown
-from agiqa.storage.uri import join, manifest_uri
+from agiqa.ingest.report import IngestSummary, Skip
+from agiqa.storage.layout import work_root
 
 log = logging.getLogger(__name__)
 
-#: Rows per Parquet row group of an output shard (scoring reads 64 at a time).
-ROW_GROUP_ROWS = 128
+WORK_NAME = "ingest"  # the work lists: <output>.agiqa/work/ingest/
 
 
-def manifest_of(output: str, rel: str) -> str:
-    """In the output's state root, beside it (`agiqa.storage.layout`), as the score runner's are."""
-    return manifest_uri(join(state_uri(output, MANIFESTS_DIR), rel))
+def worklist_root(output: str) -> str:
+    return work_root(output, WORK_NAME)
 
 
-def run_ingest(cfg: IngestConfig, open_store=None) -> IngestSummary:
-    """Ingest `cfg.input` into `cfg.output`; returns the summary (also written as the report)."""
-    from agiqa.ingest.inputs import InputView
-    from agiqa.runner.lease import OutputLease
-    from agiqa.storage import check_access
-    from agiqa.storage import open_store as default_open
+class Planner:
+    """The planning step: `Reduce("ingest_plan", planner)`; keeps the plan for the report."""
 
-    open_store = open_store or default_open
-    t0 = time.perf_counter()
-    check_access(cfg.input, cfg.output, cfg.storage)
-    in_store = InputView(open_store(cfg.input, cfg.storage), cfg.input, cfg.follow_symlinks)
+    def __init__(self, cfg: IngestConfig, open_store):
+        self.cfg, self.open_store = cfg, open_store
+        self.plan = None
+        self.refused: list[Skip] = []
+
+    def __call__(self, ctx=None) -> dict:
+        from agiqa.ingest.inputs import InputView
+        from agiqa.ingest.plan import plan_ingest
+        from agiqa.ingest.worklist import remove_stale, write_worklist
+
+        cfg = self.cfg
+        in_store = InputView(self.open_store(cfg.input, cfg.storage), cfg.input, cfg.follow_symlinks)
+        self.plan = plan_ingest(cfg, in_store)
+        self.refused = list(in_store.refused)
+        out_store, root = self.open_store(cfg.output, cfg.storage), worklist_root(cfg.output)
+        written = sum(write_worklist(out_store, root, s.rel, s.table) for s in self.plan.shards)
+        stale = remove_stale(out_store, root, {s.rel for s in self.plan.shards})
+        return {"format": self.plan.format, "shards": len(self.plan.shards), "worklists_written": written,
+                "worklists_removed": len(stale), "rows": sum(s.table.num_rows for s in self.plan.shards),
+                "skipped": len(self.refused) + len(self.plan.skipped)}
+
+    def committed_rels(self, ctx) -> list[str]:
+        """The planned output shards that are there to read (the duplicate-ids step reads these)."""
+        from agiqa.storage.uri import join
+
+        store = ctx.store(self.cfg.output)
+        return [s.rel for s in self.plan.shards if store.exists(join(self.cfg.output, s.rel))]
+
+
+def build_report(cfg: IngestConfig, planner: Planner, job_summary, identity_hash: str, open_store,
+                 seconds: float) -> IngestSummary:
+    """The ingest summary from the run: shards by outcome, rows in every committed shard (earlier runs'
+    too), every skip (listing, planning, and the stage's bad rows of committed shards), duplicate ids."""
+    from agiqa.ingest.report import REPORT_NAME
+    from agiqa.storage.layout import state_uri
+
+    plan = planner.plan
     out_store = open_store(cfg.output, cfg.storage)
-    ident = identity_hash({"ingest": cfg.model_dump(exclude={"workers", "overwrite", "storage"})})
-    with OutputLease(out_store, cfg.output, ident):  # one writer per output, as for score and filter
-        return _run(cfg, in_store, out_store, t0)
-
-
-def _run(cfg: IngestConfig, in_store, out_store, t0: float) -> IngestSummary:
-    from agiqa.ingest.plan import plan_ingest
-
-    plan = plan_ingest(cfg, in_store)
     summary = IngestSummary(cfg.input, cfg.output, plan.format, shards_total=len(plan.shards))
-    summary.skipped.extend(in_store.refused + plan.skipped)
-    settings = cfg.model_dump(exclude={"input", "output", "workers", "overwrite", "storage", "follow_symlinks"})
-    todo, done = [], []
-    for shard in plan.shards:
-        shard.identity = {"format": plan.format, "settings": settings, "schema": shard.schema.to_string(),
-                          **shard.identity}
-        m, where = (None, None) if cfg.overwrite else _find_manifest(out_store, cfg.output, shard.rel)
-        if m and m.get("identity_hash") == identity_hash(shard.identity) and _output_intact(out_store, cfg, m):
-            done.append((shard, m))
-            if where != manifest_of(cfg.output, shard.rel):  # agiqa 0.1's, inside the output: moved beside it
-                out_store.write_json(manifest_of(cfg.output, shard.rel), m)
-                out_store.delete(where)
-        else:
-            todo.append((shard, m))
-    for _, m in done:
-        summary.rows_written += m["rows"]
-        summary.skipped.extend(Skip(**s) for s in m["skipped"])
-    summary.shards_already_done = len(done)
-
-    def one(shard: OutputShard):
-        try:
-            return shard, write_shard(shard, cfg, out_store), None
-        except Exception as e:
-            log.debug("ingest shard %s failed", shown(shard.rel), exc_info=True)
-            return shard, None, f"{type(e).__name__}: {e}"
-
-    with ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="agiqa-ingest") as pool:
-        for shard, manifest, error in pool.map(one, [s for s, _ in todo]):
-            if error:
-                summary.shards_failed[shard.rel] = error
-                continue
-            summary.shards_written += 1
-            summary.rows_written += manifest["rows"]
-            summary.skipped.extend(Skip(**s) for s in manifest["skipped"])
-    if not summary.shards_failed:
-        summary.duplicate_ids = duplicate_ids(out_store, cfg.output, [s.rel for s in plan.shards])
-    summary.seconds = time.perf_counter() - t0
+    summary.shards_written = job_summary.shards_done
+    summary.shards_already_done = job_summary.shards_skipped
+    summary.shards_failed = {f["shard"]: f["reason"] for f in job_summary.failed}
+    summary.skipped.extend(planner.refused + plan.skipped)
+    etags = _worklist_etags(out_store, cfg.output)
+    records = _reject_records(out_store, cfg.output)
+    manifests = _in_parallel(lambda shard: _manifest(out_store, cfg.output, shard.rel), plan.shards)
+    for shard, m in zip(plan.shards, manifests, strict=True):
+        if not m or m.get("identity_hash") != identity_hash or (m.get("input") or {}).get("etag") != etags.get(
+                shard.rel):
+            continue
+        summary.rows_written += int((m.get("rows_by_status") or {}).get("ok", 0))
+        seen: set = set()  # records of one work list and identity agree; each bad row reported once
+        for rec in records.get(shard.rel, []):
+            if rec.get("worklist_etag") == etags.get(shard.rel) and rec.get("identity_hash") == identity_hash:
+                for skip in (Skip(**s) for s in rec["skips"]):
+                    if skip not in seen:
+                        seen.add(skip)
+                        summary.skipped.append(skip)
+    dup = job_summary.reduced.get("duplicate_ids") or {}
+    summary.duplicate_ids = list(dup.get("examples") or [])
+    summary.duplicate_id_count = int(dup.get("duplicate_ids") or 0)
+    summary.seconds = seconds
     out_store.write_json(state_uri(cfg.output, REPORT_NAME), summary.to_dict())
-    if not summary.shards_failed:
-        from agiqa.runner.finish import remove_legacy_state
-
-        remove_legacy_state(out_store, cfg.output)
     return summary
 
 
-def _output_intact(out_store, cfg: IngestConfig, manifest: dict) -> bool:
-    """The committed output is there with the size its manifest recorded (one stat or HEAD); else redo it."""
-    info = out_store.info(join(cfg.output, manifest.get("output_rel") or manifest["shard"]))
-    if info is None or (manifest.get("output_size") is not None and info.size != manifest["output_size"]):
-        log.warning("ingest: output %s is missing or not as committed: written again", manifest["shard"])
-        return False
-    return True
+def _manifest(store, output: str, rel: str) -> dict | None:
+    from agiqa.runner.manifest import manifests_root
+    from agiqa.storage.uri import join, manifest_uri
+
+    return store.read_json(manifest_uri(join(manifests_root(output), rel)))
 
 
-def _find_manifest(out_store, output: str, rel: str) -> tuple[dict | None, str | None]:
-    """A shard's manifest in the state root, else where agiqa 0.1 wrote it (`<output>/_agiqa/manifests/`)."""
-    for uri in (manifest_of(output, rel), manifest_uri(join(join(output, LEGACY_STATE_DIR + "/manifests"), rel))):
-        if (m := out_store.read_json(uri)) is not None:
-            return m, uri
-    return None, None
+def _worklist_etags(store, output: str) -> dict[str, str]:
+    return {f.rel: f.etag for f in store.list_files(worklist_root(output), (".parquet",))}
 
 
-def write_shard(shard: OutputShard, cfg: IngestConfig, out_store) -> dict:
-    """Write one output shard to a temporary file, commit it, then its manifest; returns the manifest."""
-    import os
+def _reject_records(store, output: str) -> dict[str, list[dict]]:
+    """The stage's reject records (`report.rejects_uri`) by work-list shard, in row order."""
+    from agiqa.ingest.report import REJECTS_DIR
+    from agiqa.storage.base import StorageError
+    from agiqa.storage.layout import state_uri
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    import agiqa
-
-    t0 = time.perf_counter()
-    uri = join(cfg.output, shard.rel)
-    tmp = out_store.temp_path_for(uri)
-    compression = {f.name: ("none" if f.name == "image" else "zstd") for f in shard.schema}
-    writer = pq.ParquetWriter(tmp, shard.schema, compression=compression)
-    rows, skipped, buffer = 0, [], []
-
-    def flush():
-        nonlocal rows
-        if buffer:
-            writer.write_table(pa.Table.from_pylist(buffer, schema=shard.schema), row_group_size=ROW_GROUP_ROWS)
-            rows += len(buffer)
-            buffer.clear()
-
+    root = state_uri(output, REJECTS_DIR)
     try:
-        for item in shard.rows():
-            if isinstance(item, Skip):
-                skipped.append(item)
-                continue
-            buffer.append(item)
-            if len(buffer) >= ROW_GROUP_ROWS:
-                flush()
-        flush()
-        writer.close()
-        writer = None
-        out_store.commit_file(tmp, uri)
-        committed = out_store.info(uri)
-    finally:
-        if writer is not None:
-            writer.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    manifest = {"shard": shard.rel, "output": uri, "output_rel": shard.rel,
-                "output_size": committed.size if committed else None, "rows": rows, "skipped": [s.to_dict() for s in skipped],
-                "identity_hash": identity_hash(shard.identity), "identity": shard.identity,
-                "agiqa_version": agiqa.__version__, "seconds": round(time.perf_counter() - t0, 3),
-                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    commit_manifest(out_store, manifest_of(cfg.output, shard.rel), manifest)
-    return manifest
+        files = store.list_files(root, (".json",))
+    except (StorageError, FileNotFoundError):
+        return {}
+    out: dict[str, list[dict]] = {}
+    files = sorted(files, key=lambda f: f.rel)
+    for f, rec in zip(files, _in_parallel(lambda f: store.read_json(f.uri), files), strict=True):
+        if rec is not None:
+            out.setdefault(f.rel.rsplit("/", 1)[0], []).append(rec)
+    return out
 
 
-def commit_manifest(out_store, uri: str, manifest: dict) -> None:
-    """Written last: the shard counts as done from here on (a separate function so a test can die here)."""
-    out_store.write_json(uri, manifest)
+def _in_parallel(fn, items: list) -> list:
+    """`fn` over `items`, results in order: independent small reads (a round trip each on S3) overlapped."""
+    from concurrent.futures import ThreadPoolExecutor
 
-
-def duplicate_ids(out_store, output: str, rels: list[str], limit: int = 100) -> list[str]:
-    """Ids that occur more than once across the output shards (read from their `id` columns only)."""
-    import pyarrow.parquet as pq
-
-    seen: set = set()
-    dups: list[str] = []
-    for rel in rels:
-        with out_store.open_read(join(output, rel)) as f:
-            for v in pq.ParquetFile(f).read(columns=["id"]).column(0).to_pylist():
-                if v in seen and len(dups) < limit:
-                    dups.append(v)
-                seen.add(v)
-    return dups
-
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-ingest-report") as pool:
+        return list(pool.map(fn, items))

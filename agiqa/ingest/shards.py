@@ -1,8 +1,7 @@
-"""What a format's planner hands the ingest job: output shards, each with its identity and its rows."""
+"""What a format's planner hands the ingest job: output shards, each with its work list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agiqa.errors import DataError
@@ -11,12 +10,11 @@ from agiqa.ingest.report import Skip
 
 @dataclass
 class OutputShard:
-    """One output shard: its relative name, what it is made of, and how to produce its rows."""
+    """One output shard: its relative name and its work list (`agiqa.ingest.worklist`), one row per
+    output row, in output order."""
 
     rel: str
-    identity: dict  # JSON-able; changes whenever the shard's content would
-    schema: object  # pa.Schema of the rows (id, image, prompt, then the extras)
-    rows: Callable[[], Iterator[dict | Skip]]  # rows to write, or Skips to report, in order
+    table: object  # pa.Table: the work list
 
 
 @dataclass
@@ -28,3 +26,17 @@ class IngestPlan:
 
 def no_input(cfg, what: str) -> DataError:
     return DataError(f"no {what} under {cfg.input}")
+
+
+#: Input files planned at once (tar headers, Parquet footers and columns: round trips on S3).
+PLAN_THREADS = 16
+
+
+def planned(fn, items: list) -> list:
+    """`fn` over `items` on a few threads, results in input order (an exception: the first one's, raised)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(PLAN_THREADS, len(items)), thread_name_prefix="agiqa-ingest-plan") as pool:
+        return list(pool.map(fn, items))

@@ -1,8 +1,11 @@
 """WebDataset tar shards, img2dataset's layout included: `NNNNN.tar` of `key.jpg` + `key.txt` +
 `key.json`, beside `NNNNN.parquet` of key/url/caption/status/... (one row per URL tried).
 
-Each tar becomes one output shard with the same relative name (`NNNNN.tar` -> `NNNNN.parquet`),
-read as a stream (one pass, nothing seeked, so it works from S3 as from disk). A sample's key
+Each tar becomes one output shard with the same relative name (`NNNNN.tar` -> `NNNNN.parquet`).
+Planning reads its headers and caption members only, seeking over the image bytes (a ranged
+read on S3), and writes a work list naming each image member by offset and size; the ingest
+stage reads those ranges. An uncompressed tar is what WebDataset and img2dataset write; a
+compressed one cannot be read by range and is reported as `tar_unreadable`. A sample's key
 (its file name up to the first dot, WebDataset's rule) is its id; its `.txt` is the prompt; its
 metadata columns come from the sibling Parquet (typed), else its `.json` is kept whole in a `json`
 column (its fields and their types vary between samples). Reported and left out: samples without an image, undecodable
@@ -21,11 +24,11 @@ from __future__ import annotations
 import re
 import tarfile
 
-from agiqa.data.images import BadRow
-from agiqa.ingest.check import IMAGE_SUFFIXES, check_image
+from agiqa.ingest.check import IMAGE_SUFFIXES
 from agiqa.ingest.formats import extra_names
 from agiqa.ingest.report import Skip
-from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
+from agiqa.ingest.shards import IngestPlan, OutputShard, no_input, planned
+from agiqa.ingest.worklist import work_table
 
 IMAGE_EXTS = tuple(s.lstrip(".") for s in IMAGE_SUFFIXES)
 TEXT_EXTS = ("txt", "caption", "text", "prompt")
@@ -38,27 +41,24 @@ def split_key(name: str) -> tuple[str | None, str | None]:
 
 
 def plan_tars(cfg, store) -> IngestPlan:
-    import pyarrow as pa
-
-    from agiqa.ingest.formats import base_fields
-
     tars = store.list_files(cfg.input, (".tar",))
     if not tars:
         raise no_input(cfg, "*.tar files")
     siblings = {f.rel: f for f in store.list_files(cfg.input, (".parquet",))}
-    shards = []
-    for t in tars:
+
+    def one(t):
         rel = t.rel[: -len(".tar")] + ".parquet"
         side = siblings.get(rel)
         meta = _read_sibling(side, store) if side is not None else None
-        if meta is not None:
-            keep, renamed = extra_names(meta.column_names, {"key"})
-            schema = base_fields(meta.select(keep).schema, renamed)
-        else:  # each sample's .json kept whole: its fields and their types vary between samples
-            keep, renamed, schema = None, {}, base_fields(pa.schema([pa.field("json", pa.string())]), {})
-        identity = {"tar": [t.rel, t.etag], "sibling": [side.rel, side.etag] if side else None}
-        shards.append(OutputShard(rel, identity, schema, _rows_of(t, meta, keep, renamed, store, cfg)))
-    return IngestPlan("webdataset", shards, [])
+        with store.open_read(t.uri) as f:
+            table, skips = _work_list(t, samples(f, t.rel, t.size), meta)
+        return OutputShard(rel, table), skips
+
+    shards, skipped = [], []
+    for shard, skips in planned(one, tars):
+        shards.append(shard)
+        skipped += skips
+    return IngestPlan("webdataset", shards, skipped)
 
 
 def _read_sibling(side, store):
@@ -70,25 +70,31 @@ def _read_sibling(side, store):
     return table if "key" in table.column_names else None
 
 
-def samples(fileobj, where: str):
-    """(key, {ext: bytes}) per sample of a tar stream, or a Skip for what cannot be read; a tar cut
-    short ends with a Skip (`tar_truncated`) after the samples before the cut."""
+def samples(fileobj, where: str, size: int):
+    """(key, {ext: (data offset, size, bytes of a caption or json member, else None)}) per sample of a
+    tar, or a Skip for what cannot be read. Only headers and small text members are read (the tar is
+    seeked over; image bytes stay where they are for the stage to read by range). A tar cut short ends
+    with a Skip (`tar_truncated`) after the samples before the cut."""
     current, parts = None, {}
     try:
-        stream = tarfile.open(fileobj=fileobj, mode="r|*")
+        stream = tarfile.open(fileobj=fileobj, mode="r:")
         for member in stream:
             if not member.isreg():
                 continue
             key, ext = split_key(member.name)
             if key is None or key.rsplit("/", 1)[-1].startswith("__"):
                 continue
-            try:
-                data = stream.extractfile(member).read()
-            except Exception as e:
-                if isinstance(e, tarfile.ReadError | EOFError):
-                    raise
-                yield Skip(f"{where}:{member.name}", "tar_member", f"{type(e).__name__}: {e}")
-                continue
+            if member.offset_data + member.size > size:
+                raise tarfile.ReadError(f"member {member.name} ends past the end of the file")
+            data = None
+            if ext in TEXT_EXTS or ext == "json":
+                try:
+                    data = stream.extractfile(member).read()
+                except Exception as e:
+                    if isinstance(e, tarfile.ReadError | EOFError):
+                        raise
+                    yield Skip(f"{where}:{member.name}", "tar_member", f"{type(e).__name__}: {e}")
+                    continue
             if key != current:
                 if current is not None:
                     yield current, parts
@@ -96,8 +102,8 @@ def samples(fileobj, where: str):
             if ext in parts:
                 yield Skip(f"{where}:{member.name}", "tar_member", f"duplicate file {member.name} in the tar")
                 continue
-            parts[ext] = data
-            stream.members = []  # stream mode: do not keep every member's header
+            parts[ext] = (member.offset_data, member.size, data)
+            stream.members = []  # do not keep every member's header
     except (tarfile.ReadError, EOFError, OSError) as e:
         if current is None:
             yield Skip(where, "tar_unreadable", f"not a readable tar: {type(e).__name__}: {e}")
@@ -109,45 +115,47 @@ def samples(fileobj, where: str):
         yield current, parts
 
 
-def _rows_of(t, meta, keep, renamed, store, cfg):
-    def rows():
-        by_key = {}
-        if meta is not None:
-            for rec in meta.to_pylist():
-                by_key[str(rec["key"])] = rec
-        seen = set()
-        with store.open_read(t.uri) as f:
-            for item in samples(f, t.rel):
-                if isinstance(item, Skip):
-                    yield item
-                    continue
-                key, parts = item
-                short = key.rsplit("/", 1)[-1]
-                seen.add(short)
-                image_ext = next((e for e in IMAGE_EXTS if e in parts), None)
-                if image_ext is None:
-                    yield Skip(f"{t.rel}:{key}", "sample_without_image",
-                               f"sample has {sorted(parts)}, no image ({', '.join(IMAGE_EXTS)})")
-                    continue
-                data = parts[image_ext]
-                try:
-                    check_image(data, cfg.images, cfg.verify)
-                except BadRow as e:
-                    yield Skip(f"{t.rel}:{key}.{image_ext}", e.code, str(e))
-                    continue
-                text_ext = next((e for e in TEXT_EXTS if e in parts), None)
-                prompt = parts[text_ext].decode("utf-8", errors="replace").strip() if text_ext else None
-                row = {"id": short, "image": data, "prompt": prompt}
-                if meta is not None:
-                    rec = by_key.get(short, {})
-                    row.update({renamed.get(k, k): rec.get(k) for k in keep})
-                else:
-                    row["json"] = parts["json"].decode("utf-8", errors="replace") if "json" in parts else None
-                yield row
-        for k, rec in by_key.items():
-            if k not in seen:
-                why = rec.get("error_message") or (f"status {rec['status']!r}" if rec.get("status") else
-                                                   "its key is not in the tar")
-                yield Skip(f"{t.rel}:{k}", "row_without_image", f"sibling Parquet row without an image: {why}")
-    return rows
+def _work_list(t, items, meta):
+    """The tar's work list (one row per sample with an image) and what planning skipped."""
+    import pyarrow as pa
 
+    skips, src, ids, prompts, jsons = [], {k: [] for k in ("src.item", "src.offset", "src.size")}, [], [], []
+    by_key = {str(k): i for i, k in enumerate(meta.column("key").to_pylist())} if meta is not None else {}
+    seen, taken = set(), []
+    for item in items:
+        if isinstance(item, Skip):
+            skips.append(item)
+            continue
+        key, parts = item
+        short = key.rsplit("/", 1)[-1]
+        seen.add(short)
+        image_ext = next((e for e in IMAGE_EXTS if e in parts), None)
+        if image_ext is None:
+            skips.append(Skip(f"{t.rel}:{key}", "sample_without_image",
+                              f"sample has {sorted(parts)}, no image ({', '.join(IMAGE_EXTS)})"))
+            continue
+        offset, size, _ = parts[image_ext]
+        src["src.item"].append(f"{t.rel}:{key}.{image_ext}")
+        src["src.offset"].append(offset)
+        src["src.size"].append(size)
+        text_ext = next((e for e in TEXT_EXTS if e in parts), None)
+        text = parts[text_ext][2] if text_ext else None
+        prompts.append(text.decode("utf-8", errors="replace").strip() if text is not None else None)
+        ids.append(short)
+        jsons.append(parts["json"][2].decode("utf-8", errors="replace") if parts.get("json", (0, 0, None))[2]
+                     is not None else None)
+        taken.append(by_key.get(short))
+    n = len(ids)
+    src.update({"src.uri": [t.uri] * n, "src.etag": [t.etag] * n})
+    if meta is not None:
+        keep, renamed = extra_names(meta.column_names, {"key"})
+        extras = meta.select(keep).take(pa.array(taken, pa.int64()))
+    else:  # each sample's .json kept whole: its fields and their types vary between samples
+        renamed, extras = {}, pa.table({"json": pa.array(jsons, pa.string())})
+    for k, i in by_key.items():
+        if k not in seen:
+            rec = {c: meta.column(c)[i].as_py() for c in ("error_message", "status") if c in meta.column_names}
+            why = rec.get("error_message") or (f"status {rec['status']!r}" if rec.get("status") else
+                                               "its key is not in the tar")
+            skips.append(Skip(f"{t.rel}:{k}", "row_without_image", f"sibling Parquet row without an image: {why}"))
+    return work_table(src, ids, prompts, extras, renamed), skips

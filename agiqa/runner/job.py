@@ -23,8 +23,9 @@ def _open_store(uri: str, storage_cfg):
     return open_store(uri, storage_cfg)
 
 
-#: Builds a pass's stage on the driver from the results of the reduce steps before it (by name).
-StageFactory = Callable[[dict[str, dict]], ShardStage]
+#: Builds a pass's stage on the driver from the results of the reduce steps before it (by name);
+#: None when those results make the pass unneeded (a cutoff search that already converged): skipped.
+StageFactory = Callable[[dict[str, dict]], "ShardStage | None"]
 
 
 @dataclass
@@ -40,11 +41,13 @@ class Pass:
     #: True once the stage was built from reduce results: part of its identity is derived, not chosen.
     from_reduce: bool = False
 
-    def resolved(self, results: dict[str, dict]) -> Pass:
-        """This pass with a concrete stage (the factory, if any, called with the reduce results)."""
+    def resolved(self, results: dict[str, dict]) -> Pass | None:
+        """This pass with a concrete stage (the factory, if any, called with the reduce results), or
+        None when the factory says the pass is not needed."""
         if hasattr(self.stage, "process"):  # a stage already (a factory is a plain callable)
             return self
-        return replace(self, stage=self.stage(results), from_reduce=True)
+        stage = self.stage(results)
+        return None if stage is None else replace(self, stage=stage, from_reduce=True)
 
 
 @dataclass
@@ -71,6 +74,8 @@ class ShardJob:
     max_batches_in_flight: int = 4  # per actor (or local process), across its shards
     prepare_workers: int | None = None  # None: from each stage's resources (`runner.stream.prepare_workers`)
     progress: bool = True
+    #: How long a pass's actors may take to start (model load included) before the job stops, in one line.
+    actor_start_timeout_s: float = 1800.0
     #: How stores are opened (a test passes one that injects faults); called on the driver and actors.
     open_store: Callable = field(default=_open_store)
 

@@ -44,9 +44,22 @@ def read_manifest(out_store, output_root: str, shard: ShardInfo) -> dict | None:
     return find_manifest(out_store, output_root, shard)[0]
 
 
-def find_manifest(out_store, output_root: str, shard: ShardInfo) -> tuple[dict | None, str | None]:
-    """(manifest, where it was found): the state root first, then where older agiqa wrote it."""
+def location_key(uri: str) -> str:
+    """A URI as listings and joins both spell it (local paths normalised, absolute)."""
+    import os
+
+    from agiqa.storage.uri import is_s3
+
+    return uri if is_s3(uri) else os.path.normpath(os.path.abspath(uri))
+
+
+def find_manifest(out_store, output_root: str, shard: ShardInfo,
+                  existing: set[str] | None = None) -> tuple[dict | None, str | None]:
+    """(manifest, where it was found): the state root first, then where older agiqa wrote it; with
+    `existing` (the manifests' URIs from a listing), only places listed there are read."""
     for uri in [shard_manifest_uri(output_root, shard), *legacy_manifest_uris(output_root, shard)]:
+        if existing is not None and location_key(uri) not in existing:
+            continue
         if (m := out_store.read_json(uri)) is not None:
             return m, uri
     return None, None
@@ -83,6 +96,7 @@ def build_manifest(stage_name: str, identity: dict, ident_hash: str, shard: Shar
         "rows_by_status": report.rows_by_status,
         "rows_ok": report.rows_ok,
         "rows_error": report.rows_error,
+        "counts": getattr(report, "counts", {}),
         "renamed_input_columns": renames,
         "identity_hash": ident_hash,
         "identity": identity,

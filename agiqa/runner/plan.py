@@ -52,42 +52,56 @@ class PassPlan:
         m = read_manifest(self.out_store, self.pass_.output, shard)
         return m if is_committed(m, self.identity_hash, shard, self.side_of(shard)) else None
 
+    #: URIs of the manifests that exist (from listings), or None: look for each shard's where it may be.
+    manifests: set[str] | None = None
+
     def manifest(self, shard: ShardInfo) -> tuple[dict | None, str | None]:
-        return find_manifest(self.out_store, self.pass_.output, shard)
+        return find_manifest(self.out_store, self.pass_.output, shard, self.manifests)
 
 
 def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
     """Fail fast on unreachable roots, then split the input shards into to-do and already committed."""
     from agiqa.storage import check_access
-    from agiqa.storage.layout import data_shards, state_root
+    from agiqa.storage.layout import data_shards, is_own_work, state_root
     from agiqa.storage.roots import check_separate
+    from agiqa.storage.temps import clean_temps
+    from agiqa.storage.uri import is_s3
 
     check_access(p.input, p.output, job.storage, ride_outages=True)  # `run_job` failed fast before the lease
-    check_separate(p.input, state_root(p.output), what="input")  # the state root is written too
+    if not is_own_work(p.input, p.output):  # the state root is written too (never its `work/`)
+        check_separate(p.input, state_root(p.output), what="input")
     if p.side_input:
         check_separate(p.side_input, p.output, what="side input")
+    if not is_s3(p.output):  # under the lease, before this pass's writers: what killed jobs left goes
+        clean_temps(p.output)
     identity = p.stage.identity()
     plan = PassPlan(job, p, identity, identity_hash(identity), job.open_store(p.input, job.storage),
                     job.open_store(p.output, job.storage))
     listed = data_shards(plan.in_store, p.input)  # an agiqa 0.1 output's `_agiqa/` is never input
     if not listed:
         raise DataError(f"no *.parquet shards under {p.input} (searched recursively){_what_is_there(p.input)}")
-    plan.refused = [(s, why) for s in listed if (why := _refusal(s))]
-    shards = [s for s in listed if not _refusal(s)]
+    why = [refusal(s) for s in listed]
+    plan.refused = [(s, w) for s, w in zip(listed, why, strict=True) if w]
+    shards = [s for s, w in zip(listed, why, strict=True) if not w]
     if p.side_input:
         plan.side_store = job.open_store(p.side_input, job.storage)
         plan.sides = {s.rel: s for s in plan.side_store.list_shards(p.side_input)}
     if job.overwrite:
         plan.todo = shards
         return plan
-    # Manifest reads are independent round trips: overlap them (1M shards on S3 in minutes, not hours).
+    plan.manifests = manifest_locations(plan.out_store, p.output)
+    # Manifest reads are independent round trips: overlap them on S3 (1M shards in minutes, not hours);
+    # on a local disk a thread per read only costs (a future per shard: 10^5 of them are seconds).
+    from agiqa.storage.uri import is_s3
+
     with ThreadPoolExecutor(max_workers=32, thread_name_prefix="agiqa-plan") as pool:
-        found = list(pool.map(plan.manifest, shards))
+        each = pool.map if is_s3(p.output) else map
+        found = list(each(plan.manifest, shards))
         refuse_other_identity(p, identity, [(s, m) for s, (m, _) in zip(shards, found, strict=True) if m])
         committed = [is_committed(m, plan.identity_hash, s, plan.side_of(s)) for s, (m, _) in zip(shards, found,
                                                                                                     strict=True)]
         # a committed shard is verified before it is skipped: its outputs as recorded (a stat or HEAD each)
-        changed = list(pool.map(lambda t: outputs_changed(plan.out_store, p.output, t[1][0]) if t[0] else None,
+        changed = list(each(lambda t: outputs_changed(plan.out_store, p.output, t[1][0]) if t[0] else None,
                                 zip(committed, found, strict=True)))
         legacy = []
         for s, (m, where), ok, why in zip(shards, found, committed, changed, strict=True):
@@ -101,12 +115,33 @@ def plan_pass(job: ShardJob, p: Pass) -> PassPlan:
                     plan.damaged[s.rel] = why
                 elif m is not None:
                     plan.redone.append(s.rel)
-        list(pool.map(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
+        list(each(lambda t: move_legacy_manifest(plan.out_store, p.output, *t), legacy))
     plan.orphaned = orphaned_outputs(plan.out_store, p.output, {s.rel for s in listed})
     return plan
 
 
-def _refusal(shard: ShardInfo) -> str | None:
+def manifest_locations(out_store, output: str) -> set[str] | None:
+    """Every manifest's URI under `output`'s state root and where older agiqa wrote them, from a few
+    listings (one LIST per 1000 on S3) instead of a read per shard: a fresh output of 10^5 shards
+    plans in seconds. None when a listing fails: then each shard's manifest is read where it may be."""
+    import os
+
+    from agiqa.runner.manifest import location_key
+    from agiqa.storage.base import StorageError
+    from agiqa.storage.layout import LEGACY_STATE_DIR, MANIFEST_SUFFIX
+    from agiqa.storage.uri import is_s3, join
+
+    found: set[str] = set()
+    for root in (manifests_root(output), join(output, LEGACY_STATE_DIR + "/manifests"), output):
+        try:
+            found.update(location_key(m.uri) for m in out_store.list_files(root, (MANIFEST_SUFFIX,)))
+        except (StorageError, FileNotFoundError):
+            if is_s3(root) or os.path.exists(root):
+                return None  # a listing that failed, not a folder that is not there
+    return found
+
+
+def refusal(shard: ShardInfo) -> str | None:
     """Why a listed shard is never run (known from the listing alone), or None."""
     from agiqa.storage.roots import unsafe_name
 

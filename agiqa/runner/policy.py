@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 
 from agiqa.runner.progress import Progress
+from agiqa.runner.stage import is_partial
 from agiqa.runner.summary import JobSummary
 from agiqa.storage.names import shown
 
@@ -27,8 +28,11 @@ def record_plan(summary: JobSummary, plan) -> None:
     summary.shards_skipped += len(plan.skipped)
     summary.begin_pass(plan.pass_.stage.name, plan.pass_.output, total, len(plan.skipped),
                        getattr(plan.pass_.stage, "input_handling", None))
+    if is_partial(plan.pass_.stage):
+        summary.passes[-1]["partial"] = True
     summary.identity_hash, summary.stages = plan.identity_hash, [*summary.stages, plan.pass_.stage.name]
-    for shard, why in plan.refused:
+    # a reduce's partial passes leave refusals to the pass over the rows, which reports them once
+    for shard, why in [] if is_partial(plan.pass_.stage) else plan.refused:
         log.warning("shard %s refused: %s", shown(shard.rel), why)
         summary.failed.append({"shard": shard.rel, "reason": f"refused: {why}", "attempts": 0})
     if plan.redone:
@@ -39,7 +43,7 @@ def record_plan(summary: JobSummary, plan) -> None:
         rel, why = next(iter(plan.damaged.items()))
         log.warning("%d committed shard(s) under %s are done again: their outputs are not as committed "
                     "(first: %r: %s)", len(plan.damaged), plan.pass_.output, rel, why)
-    if plan.orphaned:
+    if plan.orphaned and not is_partial(plan.pass_.stage):  # a reduce's partials: read by listing, never as data
         summary.orphaned[plan.pass_.output] = plan.orphaned
         log.warning("%d committed shard(s) under %s have no input shard any more (kept; first: %r)",
                     len(plan.orphaned), plan.pass_.output, plan.orphaned[0])
@@ -56,6 +60,10 @@ class ShardLedger:
         if report["ok"]:
             self.summary.shard_done()
             self.summary.add_rows(report["rows_by_status"])
+            if new := self.summary.add_renames(report.get("renamed_input_columns") or {}):
+                p = self.summary.passes[-1] if self.summary.passes else {}
+                log.info("%s: input column(s) renamed, as the %s stage writes columns of the same names: %s",
+                         p.get("output", "output"), p.get("stage", "its"), renames_text(new))
             self.progress.shard_done(actors_alive, rows=sum(report["rows_by_status"].values()))
         else:
             self.summary.failed.append({"shard": rel, "reason": report["error"], "attempts": 1 + self.attempts[rel]})
@@ -72,6 +80,11 @@ class ShardLedger:
                                     "attempts": self.attempts[rel]})
         self.progress.shard_done(actors_alive, failed=True)
         return False
+
+
+def renames_text(renames: dict[str, str]) -> str:
+    """`status -> input_status, error -> input_error`."""
+    return ", ".join(f"{old} -> {new}" for old, new in renames.items())
 
 
 def _reasons(reasons: list[str]) -> str:

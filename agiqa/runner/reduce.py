@@ -58,6 +58,53 @@ class ReduceContext:
                     yield pa.Table.from_batches([batch])
 
 
+    def partials(self, input_root: str, partials_root: str, identity: dict) -> Iterator:
+        """The partial table (`runner.stage.PartialStage`) of every shard under `input_root`, as
+        committed under `partials_root` for `identity` and the input shard as it is listed now, in
+        shard-name order. A shard without one (its pass failed on it) is a DataError naming it: a
+        result merged from the other shards only would be wrong, not approximate."""
+        import pyarrow.parquet as pq
+
+        from agiqa.errors import DataError
+        from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
+        from agiqa.runner.plan import refusal
+        from agiqa.storage.layout import data_shards
+        from agiqa.storage.names import shown
+        from agiqa.storage.uri import join
+
+        want = identity_hash(identity)
+        store = self.store(partials_root)
+        # the shards a pass runs (those planning refuses are reported failed by the pass over the rows)
+        listed = sorted((s for s in data_shards(self.store(input_root), input_root) if not refusal(s)),
+                        key=lambda s: s.rel)
+
+        def read(shard):
+            m = read_manifest(store, partials_root, shard)
+            if not is_committed(m, want, shard, None):
+                raise DataError(f"shard {shown(shard.rel)} under {input_root} has no committed partial for this "
+                                f"reduce (its pass failed on it; see the job summary): the result would be wrong")
+            with store.open_read(join(partials_root, shard.rel)) as f:
+                return pq.read_table(f)
+
+        yield from bounded_map(read, listed)
+
+
+def bounded_map(fn, items: list, workers: int = 16, window: int = 64) -> Iterator:
+    """`fn` over `items` on a thread pool, results in order, at most `window` of them held at once
+    (object-store round trips overlap; 10^5 results never pile up in memory)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agiqa-partials") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -> dict:
     """Run one reduce step; record its result in `results`, the summary and the state root's `reduce/`."""
     from agiqa.storage.layout import state_uri
@@ -78,11 +125,12 @@ def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -
 
 
 def passes_of(job: ShardJob, summary) -> Iterator:
-    """The job's passes in order, each resolved (its stage built) after the reduce steps before it ran.
+    """The job's passes in order, each resolved (its stage built) after the reduce steps before it ran
+    (a pass its factory finds unneeded is left out).
     Every runner walks a job through this, so reduce steps mean the same on all of them."""
     results: dict[str, dict] = {}
     for step in job.passes:
         if isinstance(step, Reduce):
             run_reduce(job, step, results, summary)
-        else:
-            yield step.resolved(results)
+        elif (resolved := step.resolved(results)) is not None:
+            yield resolved

@@ -11,9 +11,11 @@ def run_job(job: ShardJob) -> JobSummary:
     from agiqa.runner.job import Pass
     from agiqa.runner.lease import lease_for
     from agiqa.storage import check_access
+    from agiqa.storage.layout import log_roots
 
     first = next(p for p in job.passes if isinstance(p, Pass))
     check_access(first.input, job.output, job.storage)  # before the lease writes beside the output
+    log_roots("job", first.input, job.output)
     with lease_for(job):
         if job.runner == "local":
             from agiqa.runner.local import run_local

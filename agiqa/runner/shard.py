@@ -36,6 +36,11 @@ class ShardReport(RowCounts):
     output: str | None = None  # the first output's URI
     outputs: list[dict] = field(default_factory=list)  # {name, uri, rows}
     times: dict = field(default_factory=dict)
+    #: Per column the stage names in `counted_columns`: rows per value (nulls left out), so a reduce
+    #: over the job (a filter's drops by reason) reads the manifests, never the rows.
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Input columns renamed because the stage writes a column of the same name (`joined_schema`).
+    renamed_input_columns: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rows_ok": self.rows_ok, "rows_error": self.rows_error}
@@ -165,7 +170,9 @@ def open_shard(shard: ShardInfo, io: ShardIO, side: ShardInfo | None = None) -> 
                             f"the input {opened.pf.metadata.num_rows}")
             return opened
         opened.side_reader = AlignedReader(side_src, side_pf, io.read_batch_rows)
-    opened.batches = opened.pf.iter_batches(batch_size=io.read_batch_rows)
+    columns = getattr(io.stage, "read_columns", None)  # a partial stage reads only what it counts
+    opened.batches = opened.pf.iter_batches(batch_size=getattr(io.stage, "read_batch_rows", None) or io.read_batch_rows,
+                                            columns=list(columns) if columns is not None else None)
     if (add := getattr(io.stage, "added_input_columns", None)) is not None:
         opened.added = list(add(opened.pf.schema_arrow, shard.rel))
     if io.on_open is not None:
@@ -201,8 +208,9 @@ class _OutputFile:
     def __init__(self, spec: ShardOutput, schema: pa.Schema, uri: str, out_store):
         self.spec, self.uri, self.store = spec, uri, out_store
         keep = [f.name for f in schema if f.name not in spec.drop_columns]
-        self.columns = keep
-        self.schema = pa.schema([schema.field(n) for n in keep], metadata=schema.metadata)
+        pairs = spec.columns(keep) if spec.columns is not None else [(n, n) for n in keep]
+        self.columns = [a for a, _ in pairs]
+        self.schema = pa.schema([schema.field(a).with_name(b) for a, b in pairs], metadata=schema.metadata)
         self.tmp = out_store.temp_path_for(uri)
         self.writer = None
         try:
@@ -220,7 +228,8 @@ class _OutputFile:
             joined = joined.filter(pc.is_in(joined.column(STATUS), pa.array(list(self.spec.statuses))))
         if joined.num_rows:
             with _naming_full_disk(self.uri):
-                self.writer.write_batch(joined.select(self.columns))
+                self.writer.write_batch(pa.RecordBatch.from_arrays(joined.select(self.columns).columns,
+                                                                   schema=self.schema))
             self.rows += joined.num_rows
 
     def close(self) -> None:
@@ -277,6 +286,11 @@ class ShardWriter:
         by_status = self.report.rows_by_status
         for status in result.column(STATUS).to_pylist():
             by_status[status] = by_status.get(status, 0) + 1
+        for name in getattr(stage, "counted_columns", ()):
+            counts = self.report.counts.setdefault(name, {})
+            for value in result.column(name).to_pylist():
+                if value is not None:
+                    counts[value] = counts.get(value, 0) + 1
         self.report.rows_in += batch.num_rows
         if self.io.on_rows is not None:
             self.io.on_rows(batch.num_rows)
@@ -292,6 +306,7 @@ class ShardWriter:
         report.seconds = seconds
         report.ok = True
         report.times = dict(getattr(self.stage, "times", {}) or {})
+        report.renamed_input_columns = dict(self.renames)
         io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
                                 build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
                                                self.opened.side, report, self.renames))
@@ -304,6 +319,53 @@ class ShardWriter:
         """Temp files removed (after a commit there are none left)."""
         for out in self.outputs:
             out.discard()
+
+
+class PartialWriter:
+    """A partial stage's one file per shard (`runner.stage.PartialStage`): batches folded in input
+    order, the result written and committed at the end, then the manifest, as `ShardWriter` does."""
+
+    def __init__(self, shard: ShardInfo, io: ShardIO, opened: OpenedShard):
+        self.shard, self.io, self.opened, self.stage = shard, io, opened, io.stage
+        self.report = ShardReport(shard=shard.rel, ok=False)
+        self.state = None
+        self.output: _OutputFile | None = None
+
+    def write(self, batch: pa.RecordBatch, result) -> None:
+        self.state = self.stage.fold(self.state, result)
+        self.report.rows_in += batch.num_rows
+        self.report.rows_by_status["read"] = self.report.rows_in
+        if self.io.on_rows is not None:
+            self.io.on_rows(batch.num_rows)
+
+    def commit(self, seconds: float) -> ShardReport:
+        io, report = self.io, self.report
+        table = self.stage.finish(self.state)
+        meta = {"agiqa": json.dumps(_provenance(io))}
+        uri = join(io.output_root, self.shard.rel)
+        self.output = _OutputFile(ShardOutput("partial"), table.schema.with_metadata(meta), uri, io.out_store)
+        for b in table.to_batches():
+            self.output.write(b)
+        committed = self.output.commit()
+        report.rows_out = table.num_rows
+        report.outputs = [{"name": "partial", "uri": uri, "rel": self.shard.rel, "rows": table.num_rows,
+                           **committed}]
+        report.output, report.seconds, report.ok = uri, seconds, True
+        io.out_store.write_json(shard_manifest_uri(io.output_root, self.shard),
+                                build_manifest(self.stage.name, io.identity, io.identity_hash, self.shard,
+                                               self.opened.side, report, {}))
+        return report
+
+    def discard(self) -> None:
+        if self.output is not None:
+            self.output.discard()
+
+
+def writer_for(shard: ShardInfo, io: ShardIO, opened: OpenedShard) -> ShardWriter | PartialWriter:
+    """The writer a shard's stage needs: rows joined to the input, or one partial table."""
+    from agiqa.runner.stage import is_partial
+
+    return (PartialWriter if is_partial(io.stage) else ShardWriter)(shard, io, opened)
 
 
 @contextmanager

@@ -32,6 +32,10 @@ class ShardOutput:
     folder: str = ""  # "" = the output root itself
     statuses: tuple[str, ...] | None = None  # write only rows with these statuses (None: every row)
     drop_columns: tuple[str, ...] = ()  # columns of the joined rows left out of this file
+    #: (the joined columns this file keeps, in order) -> (joined name, name in the file) pairs, in the
+    #: file's order: a stage whose file has a layout of its own (ingest: `id, image, prompt, extras`
+    #: from work-list columns). A module-level function (it travels to Ray actors). None: as joined.
+    columns: Callable[[list[str]], list[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class ShardStage(Protocol):
         """Everything that changes this stage's outputs (weights' digests, settings); JSON-able."""
         ...
 
+    # Optional: `counted_columns: tuple[str, ...]`: output columns whose values the runner counts per
+    # shard into the report and manifest (`counts`), for reduces that then read manifests only.
+
     # Optional: `added_input_columns(schema, rel) -> list[AddedColumn]`: columns the runner adds to
     # every batch it reads from a shard with input schema `schema` (rows numbered from 0 in the
     # shard), before the stage sees them; they are kept in the outputs as input columns are.
@@ -80,3 +87,42 @@ class ShardStage(Protocol):
         ...
 
     def teardown(self) -> None: ...
+
+
+@runtime_checkable
+class PartialStage(Protocol):
+    """The map half of a reduce: one small table per input shard (a histogram, running statistics),
+    which a `Reduce` step then merges reading only these tables, never the rows.
+
+    It runs as a pass like any other (on Ray actors or in process, retried, resumed): the runner
+    reads `read_columns` of each shard in batches of `read_batch_rows`, calls `prepare` on the
+    prepare pool (where the batch's partial is computed), `process` on the engine thread (usually
+    the identity), `fold` in input order on the writer thread, and at the shard's end writes
+    `finish(state)` as the shard's one output file, committed with a manifest, exactly once.
+    `fold(None, part)` starts a shard's state; `finish(None)` is an empty shard's partial.
+    """
+
+    name: str
+    resources: Resources
+    required_columns: tuple[str, ...]
+    read_columns: tuple[str, ...]
+    read_batch_rows: int
+
+    def identity(self) -> dict: ...
+
+    def setup(self) -> None: ...
+
+    def prepare(self, batch: pa.RecordBatch, side: pa.RecordBatch | None, shard: ShardInfo | None) -> Any: ...
+
+    def process(self, prepared: Any) -> Any: ...
+
+    def fold(self, state: Any, part: Any) -> Any: ...
+
+    def finish(self, state: Any) -> pa.Table: ...
+
+    def teardown(self) -> None: ...
+
+
+def is_partial(stage) -> bool:
+    """True for a `PartialStage` (one table per shard), False for a row stage."""
+    return callable(getattr(stage, "fold", None)) and callable(getattr(stage, "finish", None))

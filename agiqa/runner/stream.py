@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from agiqa.runner.engine_loop import EngineLoop, offload
-from agiqa.runner.shard import OpenedShard, ShardIO, ShardReport, ShardWriter, open_shard, refused
+from agiqa.runner.shard import OpenedShard, ShardIO, ShardReport, ShardWriter, open_shard, refused, writer_for
 from agiqa.storage.base import ShardInfo
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class ShardStreamer:
                 opened.close()
             return report
         stage, slots = self.stage, self._slots
-        writer = ShardWriter(shard, self.io, opened)
+        writer = writer_for(shard, self.io, opened)
         running_q: asyncio.Queue = asyncio.Queue()
         in_flight: set[asyncio.Task] = set()
 

@@ -82,6 +82,16 @@ class JobSummary(RowCounts):
             for status, n in rows_by_status.items():
                 counts[status] = counts.get(status, 0) + n
 
+    def add_renames(self, renames: dict[str, str]) -> dict[str, str]:
+        """Record a committed shard's renamed input columns in its pass (`renamed_input_columns`); returns
+        those new to the pass (so a pass logs each rename once, not once per shard)."""
+        if not self.passes or not renames:
+            return {}
+        seen = self.passes[-1].setdefault("renamed_input_columns", {})
+        new = {old: name for old, name in renames.items() if seen.get(old) != name}
+        seen.update(new)
+        return new
+
     def shard_done(self) -> None:
         self.shards_done += 1
         if self.passes:
@@ -109,6 +119,15 @@ class JobSummary(RowCounts):
             rows += [(f"pass {i + 1}", f"{p['stage']}: {p['shards_done']} shard(s) done, {p['shards_skipped']} skipped; "
                       + (", ".join(f"{n} {s}" for s, n in sorted(p["rows_by_status"].items())) or "0 rows"))
                      for i, p in enumerate(self.passes)]
+        for i, p in enumerate(self.passes):
+            which = f"pass {i + 1} ({p['stage']}): " if len(self.passes) > 1 else ""
+            if renamed := p.get("renamed_input_columns"):
+                rows.append(("renamed", which + "input column(s) " + ", ".join(
+                    f"{shown(old)} -> {shown(new)}" for old, new in renamed.items()) + " (the stage writes those names)"))
+            if damaged := p.get("redone_damaged"):
+                rel, why = next(iter(damaged.items()))
+                rows.append(("redone", f"{which}{len(damaged)} committed shard(s) done again, their outputs not as "
+                                       f"committed (first: {shown(rel)}: {shown(why)})"))
         rows += [(f"reduce {name}", _brief(result)) for name, result in self.reduced.items()]
         rows += [("orphans", f"{len(rels)} committed shard(s) under {out} have no input shard any more "
                              f"(kept): {', '.join(map(repr, rels[:3]))}{' ...' if len(rels) > 3 else ''}")

@@ -4,6 +4,6 @@
 all rows whatever the sharding; `RankCutoff.keeps` then applies it to any batch on its own.
 """
 
-from agiqa.selection.cutoff import RankCutoff, keep_count, top_fraction_cutoff
+from agiqa.selection.cutoff import CutoffSearch, RankCutoff, keep_count, top_fraction_cutoff
 
-__all__ = ["RankCutoff", "keep_count", "top_fraction_cutoff"]
+__all__ = ["CutoffSearch", "RankCutoff", "keep_count", "top_fraction_cutoff"]

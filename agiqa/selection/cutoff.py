@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -100,54 +100,120 @@ def _valid_rows(table, column: str, id_column: str, descending: bool):
     return to_keys(vals, descending), vals, ids
 
 
+@dataclass(frozen=True)
+class CutoffSearch:
+    """Where the search for one cutoff stands, as plain JSON-able fields, so the counting can be
+    spread: any process computes a batch's `histogram` (or `bucket`) from this state, the partials
+    are summed (counts merge exactly), and `after_histogram` / `result` move the search on.
+
+    The steps (the module doc): histograms of 16 key bits at a time inside the bucket holding the
+    cutoff, until that bucket is small (or the whole key is known), then the bucket's rows, sorted.
+    """
+
+    column: str
+    id_column: str
+    fraction: float
+    descending: bool = True
+    max_rows_in_memory: int = 1_000_000
+    total: int | None = None  # rows ranked (known once the first histogram is merged)
+    keep: int | None = None
+    rank: int = 0  # 0-based position of the worst kept row inside the current bucket
+    prefix: int = 0  # the key bits above `shift` known so far (levels * 16 of them)
+    shift: int = 64 - _BITS  # the next histogram counts key bits [shift, shift + 16)
+    levels: int = 0  # histograms merged so far
+    counted: bool = False  # True: no more histograms; the bucket (`prefix` at `shift`) is collected next
+
+    def __post_init__(self):
+        f = self.fraction
+        if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0.0 <= f <= 1.0:
+            raise ConfigError(f"top fraction for {self.column!r} must be a number in [0, 1], got {f!r}")
+        if self.max_rows_in_memory < 1:
+            raise ConfigError(f"max_rows_in_memory must be at least 1, got {self.max_rows_in_memory}")
+
+    @property
+    def needs_histogram(self) -> bool:
+        return not self.counted
+
+    @property
+    def needs_bucket(self) -> bool:
+        """True when the bucket's rows are the last thing to read (nothing kept: no bucket at all)."""
+        return self.counted and bool(self.keep)
+
+    def histogram(self, table) -> np.ndarray:
+        """One batch's counts (65,536 bins) of the next 16 key bits, inside the current bucket. Needs only
+        the value column (ids break ties in the bucket, read last)."""
+        if self.column not in table.column_names:
+            raise DataError(f"column {self.column!r} is missing (columns: {', '.join(table.column_names)})")
+        vals, valid = numeric_values(table.column(self.column), self.column)
+        keys = to_keys(vals[valid] if not valid.all() else vals, self.descending)
+        if self.levels:
+            keys = keys[(keys >> np.uint64(self.shift + _BITS)) == np.uint64(self.prefix)]
+        digits = (keys >> np.uint64(self.shift)) & np.uint64(_BINS - 1)
+        return np.bincount(digits.astype(np.int64), minlength=_BINS)
+
+    def after_histogram(self, hist: np.ndarray) -> CutoffSearch:
+        """The state once the histogram of every ranked row (summed over all batches) is known."""
+        state = self
+        if not self.levels:
+            total = int(hist.sum())
+            keep = keep_count(self.fraction, total)
+            state = replace(self, total=total, keep=keep, rank=keep - 1)
+            if keep == 0:
+                return replace(state, counted=True)
+        cum = np.cumsum(hist)
+        digit = int(np.searchsorted(cum, state.rank, side="right"))
+        rank = state.rank - (int(cum[digit - 1]) if digit else 0)
+        prefix = (state.prefix << _BITS) | digit
+        done = int(hist[digit]) <= self.max_rows_in_memory or state.shift == 0
+        return replace(state, rank=rank, prefix=prefix, levels=state.levels + 1, counted=done,
+                       shift=state.shift if done else state.shift - _BITS)
+
+    def bucket(self, table) -> pa.Table:
+        """One batch's rows inside the final bucket: key `k`, value `v`, `id`."""
+        keys, vals, ids = _valid_rows(table, self.column, self.id_column, self.descending)
+        m = (keys >> np.uint64(self.shift)) == np.uint64(self.prefix)
+        return pa.table({"k": keys[m], "v": vals[m], "id": ids.filter(pa.array(m))})
+
+    def result(self, bucket: pa.Table | None = None) -> RankCutoff:
+        """The cutoff: from the whole bucket (every batch's `bucket` rows together)."""
+        base = dict(column=self.column, fraction=float(self.fraction), total=self.total or 0, keep=self.keep or 0,
+                    descending=self.descending)
+        if not self.keep:
+            return RankCutoff(value=None, id=None, **base)
+        if bucket is None or self.rank >= bucket.num_rows:
+            raise DataError("the data changed between scans (the cutoff's bucket shrank); rerun")
+        row = bucket.sort_by([("k", "ascending"), ("id", "ascending")]).slice(self.rank, 1).to_pylist()[0]
+        return RankCutoff(value=row["v"], id=row["id"], **base)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CutoffSearch:
+        return cls(**d)
+
+
 def top_fraction_cutoff(scan: Callable[[], Iterable[pa.Table]], column: str, id_column: str, fraction: float, *,
                         descending: bool = True, max_rows_in_memory: int = 1_000_000) -> RankCutoff:
-    """The cutoff keeping the best `fraction` of every row `scan()` yields (see the module doc).
+    """The cutoff keeping the best `fraction` of every row `scan()` yields (see the module doc), in
+    this process. (`agiqa.stages.cutoff` runs the same search as runner passes over many processes.)
 
     `scan()` returns a fresh iterator over the same tables (holding `column` and `id_column`) on
     each call; it is called two to five times.
     """
-    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0.0 <= fraction <= 1.0:
-        raise ConfigError(f"top fraction for {column!r} must be a number in [0, 1], got {fraction!r}")
-    if max_rows_in_memory < 1:
-        raise ConfigError(f"max_rows_in_memory must be at least 1, got {max_rows_in_memory}")
-    shift = 64 - _BITS
-    hist = np.zeros(_BINS, dtype=np.int64)
-    total = 0
-    for table in scan():
-        keys, _, _ = _valid_rows(table, column, id_column, descending)
-        total += len(keys)
-        hist += np.bincount((keys >> np.uint64(shift)).astype(np.int64), minlength=_BINS)
-    keep = keep_count(fraction, total)
-    base = dict(column=column, fraction=float(fraction), total=total, keep=keep, descending=descending)
-    if keep == 0:
-        return RankCutoff(value=None, id=None, **base)
-    rank, prefix = keep - 1, 0  # rank: 0-based position of the worst kept row inside the bucket
-    while True:
-        cum = np.cumsum(hist)
-        digit = int(np.searchsorted(cum, rank, side="right"))
-        rank -= int(cum[digit - 1]) if digit else 0
-        prefix = (prefix << _BITS) | digit
-        if hist[digit] <= max_rows_in_memory or shift == 0:
-            break
-        shift -= _BITS
+    search = CutoffSearch(column, id_column, fraction, descending, max_rows_in_memory)
+    while search.needs_histogram:
         hist = np.zeros(_BINS, dtype=np.int64)
         for table in scan():
-            keys, _, _ = _valid_rows(table, column, id_column, descending)
-            inside = keys[(keys >> np.uint64(shift + _BITS)) == np.uint64(prefix)]
-            hist += np.bincount(((inside >> np.uint64(shift)) & np.uint64(_BINS - 1)).astype(np.int64),
-                                minlength=_BINS)
-    got_keys, got_vals, got_ids = [], [], []
-    for table in scan():
-        keys, vals, ids = _valid_rows(table, column, id_column, descending)
-        m = (keys >> np.uint64(shift)) == np.uint64(prefix)
-        if m.any():
-            got_keys.append(keys[m])
-            got_vals.append(vals[m])
-            got_ids.append(ids.filter(pa.array(m)))
-    bucket = pa.table({"k": np.concatenate(got_keys), "v": np.concatenate(got_vals),
-                       "id": pa.concat_arrays(got_ids)})
-    if rank >= bucket.num_rows:
-        raise DataError("the data changed between scans (the cutoff's bucket shrank); rerun")
-    row = bucket.sort_by([("k", "ascending"), ("id", "ascending")]).slice(rank, 1).to_pylist()[0]
-    return RankCutoff(value=row["v"], id=row["id"], **base)
+            hist += search.histogram(table)
+        search = search.after_histogram(hist)
+    if not search.needs_bucket:
+        return search.result()
+    parts = [search.bucket(t) for t in scan()]
+    return search.result(concat_buckets(parts))
+
+
+def concat_buckets(parts: list[pa.Table]) -> pa.Table | None:
+    """The bucket's rows from every batch (or shard) in one table (None: no rows anywhere)."""
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts) if parts else None

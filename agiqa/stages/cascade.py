@@ -65,7 +65,10 @@ class CascadeStage:
 
     def output_fields(self) -> list[pa.Field]:
         fields = self.inner.output_fields()
-        extra = [pa.field(f"prefilter_{a}_score", pa.float32()) for a in self.prefilter_aspects]
+        from agiqa.aspects import spec_metadata
+
+        extra = [pa.field(f"prefilter_{a}_score", pa.float32(), metadata=spec_metadata(self.prefilter_spec))
+                 for a in self.prefilter_aspects]
         extra += [pa.field(source_column(f"{a}_score"), pa.string()) for a in self.inner.method.aspects]
         return fields[:-3] + extra + fields[-3:]  # before status, error_code, error
 
@@ -81,7 +84,8 @@ class CascadeStage:
         go = np.ones(side.num_rows, dtype=bool)
         for a, t in self.thresholds.items():
             v = np.asarray(side.column(f"{a}_score").to_pylist(), dtype=object)
-            go &= np.array([x is not None and x >= t for x in v], dtype=bool)
+            better = self.prefilter_spec is None or self.prefilter_spec.higher_is_better  # a threshold is "at least as good"
+            go &= np.array([x is not None and (x >= t if better else x <= t) for x in v], dtype=bool)
         for a, cutoff in self.cutoffs.items():
             go &= np.asarray(cutoff.keeps(side.column(f"{a}_score"), side.column(self.id_column)), dtype=bool)
         return go | (status == "error")

@@ -24,6 +24,7 @@ from agiqa.selection import RankCutoff
 class FilterStage:
     name = "filter"
     drop_columns = ()
+    counted_columns = ("reason",)  # drops per reason in every manifest: the stats reduce reads no rows
 
     def __init__(self, rules: list[Rule], cutoffs: dict[str, RankCutoff], *, id_column: str = "id",
                  status_column: str | None = "status", image_column: str = "image",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from agiqa.aspects import spec_metadata
 from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.data.images import BadRow, clean_prompt, decode_image, plain
 from agiqa.data.sources import ImageSource
@@ -43,7 +44,8 @@ def score_fields(method: ScoringMethod) -> list[pa.Field]:
     fields: list[pa.Field] = []
     extras = {f.name: f for f in method.extra_fields()}
     for a in method.aspects:
-        fields += [pa.field(f"{a}_score", pa.float32()), pa.field(f"{a}_rating", pa.string())]
+        fields += [pa.field(f"{a}_score", pa.float32(), metadata=spec_metadata(method.spec)),
+                   pa.field(f"{a}_rating", pa.string())]
         fields += [f for name, f in extras.items() if name.startswith(f"{a}_")]
     fields += [f for f in extras.values() if f not in fields]
     return fields + [pa.field("status", pa.string()), pa.field("error_code", pa.string()),

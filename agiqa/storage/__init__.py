@@ -27,13 +27,14 @@ def check_access(input_root: str, output_root: str, storage_cfg=None, ride_outag
     a file), an output overlapping the input. `ride_outages`: for a check made once the job has
     started (each pass's planning), transient faults wait out the storage outage budget instead
     (at the start a wrong endpoint must fail at once, not after minutes)."""
-    from agiqa.storage.layout import state_root
+    from agiqa.storage.layout import is_own_work, state_root
     from agiqa.storage.roots import check_separate
     from agiqa.storage.uri import is_s3
 
     check_separate(input_root, output_root)
     state = state_root(output_root)  # a bucket's or filesystem's root refused: no place beside it
-    check_separate(input_root, state)
+    if not is_own_work(input_root, output_root):  # the job's own work lists lie in its state root
+        check_separate(input_root, state)
     if is_s3(input_root) or is_s3(output_root):
         from agiqa.storage.config import StorageConfig
         from agiqa.storage.s3 import check_access as check_s3

@@ -39,6 +39,18 @@ def state_uri(output: str, rel: str) -> str:
     return join(state_root(output), rel)
 
 
+def log_roots(what: str, input: str, output: str) -> None:
+    """A job's first log line: its roots as absolute paths, and where its state goes (`--output .`
+    keeps the state in `../<name>.agiqa`: said here, not found later)."""
+    import logging
+
+    def shown_root(root: str) -> str:
+        return str(root) if is_s3(str(root)) else os.path.normpath(os.path.abspath(root))
+
+    logging.getLogger("agiqa").info("%s %s -> %s (its state: %s)", what, shown_root(input), shown_root(output),
+                                    state_root(output))
+
+
 def check_has_parent(output: str) -> None:
     """ConfigError for an output with no place beside it (a bucket's or a filesystem's root)."""
     output = str(output)
@@ -52,14 +64,49 @@ def check_has_parent(output: str) -> None:
                           "so name a folder inside it")
 
 
-def is_legacy_state(rel: str) -> bool:
-    """True for a relative name inside an agiqa 0.1 output's own `_agiqa/` folder (never data)."""
-    return rel == LEGACY_STATE_DIR or rel.startswith(LEGACY_STATE_DIR + "/")
+def state_folder(rel: str) -> str | None:
+    """The state folder a relative name lies in (`OUT.agiqa` or an agiqa 0.1 `_agiqa`, at any depth,
+    as the part of `rel` up to it), or None for a name that can be data."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == LEGACY_STATE_DIR or (part.endswith(STATE_SUFFIX) and len(part) > len(STATE_SUFFIX)):
+            return "/".join(parts[: i + 1])
+    return None
 
 
 def data_shards(store, root: str) -> list:
-    """The `*.parquet` shards under `root` that are data (an agiqa 0.1 `_agiqa/` folder left out)."""
-    return [s for s in store.list_shards(root) if not is_legacy_state(s.rel)]
+    """The `*.parquet` shards under `root` that are data: nothing inside a job's state root.
+
+    A folder given as input may hold an output and its state root side by side (`OUT/` and
+    `OUT.agiqa/`, whose cascade pass `prefilter/*.parquet` has other columns and the same rows again),
+    or an agiqa 0.1 output with its `_agiqa/`: those folders are left out, with one warning naming them.
+    """
+    shards, skipped = [], {}
+    for s in store.list_shards(root):
+        if (folder := state_folder(s.rel)) is None:
+            shards.append(s)
+        else:
+            skipped[folder] = skipped.get(folder, 0) + 1
+    if skipped:
+        _warn_skipped(root, skipped)
+    return shards
+
+
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _warn_skipped(root: str, skipped: dict[str, int]) -> None:
+    """One warning per root and set of skipped folders in a process (a job lists its input more than once)."""
+    import logging
+
+    key = (str(root), tuple(sorted(skipped)))
+    if key in _warned:
+        return
+    _warned.add(key)
+    # repr-quoted when a name is not printable (a newline must not forge a log line; `names.shown`'s rule,
+    # not imported: names imports this module)
+    names = ", ".join(f"{f if f.isprintable() else repr(f)}/ ({n} shard(s))" for f, n in sorted(skipped.items()))
+    logging.getLogger(__name__).warning("%s: left out agiqa state folder(s), not data: %s", root, names)
 
 
 MANIFESTS_DIR = "manifests"
@@ -129,3 +176,28 @@ def _output_rels(manifest: dict | None, listed: dict) -> list[str]:
         tails = ["/".join(parts[-k:]) for k in range(1, len(parts) + 1)]
         rels.append((next((t for t in reversed(tails) if t in listed), manifest.get("shard") or tails[0]), o.get("size")))
     return rels
+
+
+#: Where a job keeps inputs it wrote for itself (ingest's work lists: `agiqa.ingest.worklist`), in the
+#: state root. A pass may read a root under here although it lies beside its output: the runner writes
+#: only `manifests/`, `reduce/`, `runs/` and top-level files of the state root, never under `work/`.
+WORK_DIR = "work"
+
+
+def work_root(output: str, name: str) -> str:
+    """`<output>.agiqa/work/<name>`: a job's own input root beside `output`."""
+    return state_uri(output, f"{WORK_DIR}/{name}")
+
+
+def is_own_work(root: str, output: str) -> bool:
+    """True when `root` lies under `output`'s `work/` folder in its state root (see `WORK_DIR`)."""
+    try:
+        work = state_uri(output, WORK_DIR)
+    except ConfigError:
+        return False
+    root = str(root)
+    if is_s3(root) != is_s3(work):
+        return False
+    if is_s3(root):
+        return root.rstrip("/").startswith(work.rstrip("/") + "/")
+    return os.path.realpath(root).startswith(os.path.realpath(work).rstrip(os.sep) + os.sep)

@@ -46,6 +46,7 @@ class FakeConfig(MethodConfig):
     #: async engine holds a batch for as long as its longest description takes.
     batch_latency_s: tuple[float, float] | None = None
     completion_log: str | None = None  # each finished batch appends its first prompt here (completion order)
+    lower_is_better: bool = False  # the spec says lower scores are better (as a distortion or error score would)
 
     def build(self, aspects: tuple[str, ...]):
         return FakeMethod(self, aspects)
@@ -61,6 +62,10 @@ class FakeMethod(MethodBase):
         self.aspects = tuple(aspects)
         #: fake_score lies in [0, 5); a shift moves it off that scale, so the spec then says unbounded.
         self.spec = MOS_SPEC if self.cfg.shift == 0 else MOS_SPEC.unbounded()
+        if self.cfg.lower_is_better:
+            from dataclasses import replace
+
+            self.spec = replace(self.spec, higher_is_better=False)
         self.setups = self.teardowns = self.calls = 0
 
     def identity(self) -> dict:

@@ -1,9 +1,10 @@
-"""The audit job: check the columns, read every scored shard into per-group statistics (per shard,
-merged; a few shards in flight), fetch thumbnails for the shown rows only, then write the report:
+"""The audit job: check the columns, then run the statistics as runner passes (`workflows.audit_steps`:
+one partial table per scored shard, on Ray actors or in this process, resumed; merged by a reduce
+reading only those tables), fetch thumbnails for the shown rows only, then write the report:
 `report.html` (self-contained), `figures/*.png`, `audit.json`, `groups.csv` (and `compare.csv`).
 
-It runs on the driver (no actors): the work is reading a few columns, and memory is bounded by the
-number of groups, not rows. Errors about columns come before any shard is read.
+Memory is bounded by the number of groups, not rows. Errors about columns come before any shard is
+read or anything is written.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import time
 
-from agiqa.audit.collect import AuditSpec, Collected, collect, thumbnails
+from agiqa.audit.collect import AuditSpec, Collected, thumbnails
 from agiqa.audit.csv_cells import csv_bytes
 from agiqa.audit.numbers import CSV_FIELDS, audit_numbers, compare_numbers, csv_rows
 from agiqa.config.audit_job import AuditJobConfig
@@ -72,15 +73,18 @@ def _write_bytes(store, uri: str, data: bytes) -> None:
     store.commit_file(tmp, uri)
 
 
-def _collect(store, root: str, shards: list, spec: AuditSpec, progress: bool) -> Collected:
-    t0, done = time.perf_counter(), [0]
+def _job(cfg: AuditJobConfig, roots: list[tuple[str, str, list, list[str]]], spec: AuditSpec, merged: dict):
+    """The runner's job: per (which, root, shards, columns) a partial pass and its merge; the input's last."""
+    from agiqa.runner.job import ShardJob
+    from agiqa.workflows.audit_steps import audit_steps
 
-    def tick():
-        done[0] += 1
-        if progress and (done[0] == len(shards) or done[0] % 50 == 0):
-            log.info("audit: %d/%d shards of %s read (%.1f s)", done[0], len(shards), root, time.perf_counter() - t0)
-
-    return collect(store, root, shards, spec, on_shard=tick)
+    steps = [audit_steps(which, root, shards, spec, columns, cfg.output, merged) for which, root, shards, columns in roots]
+    r = cfg.runner
+    return ShardJob(passes=[p for p, _ in steps] + [m for _, m in steps], storage=cfg.storage, runner=r.kind,
+                    address=r.address, max_shard_attempts=r.max_shard_attempts,
+                    shards_in_flight_per_actor=r.shards_in_flight_per_actor,
+                    max_batches_in_flight=r.max_batches_in_flight, prepare_workers=r.prepare_workers,
+                    progress=cfg.progress)
 
 
 def run_audit(cfg: AuditJobConfig) -> dict:
@@ -92,23 +96,32 @@ def run_audit(cfg: AuditJobConfig) -> dict:
     t0 = time.perf_counter()
     for root in filter(None, (cfg.input, cfg.compare, cfg.images)):
         check_separate(root, cfg.output, what="input" if root == cfg.input else "root read")
+    if cfg.runner.kind == "ray":
+        from agiqa.extras import require
+
+        require("score", ("ray",), "auditing on Ray (or --runner local)")
     store = open_store(cfg.input, cfg.storage)
     refused: list[dict] = []
     shards = _shards(store, cfg.input, refused)
     names = _schema(store, shards[0]).names
     spec = _spec(cfg, names, cfg.input)
-    other = None
+    roots = [("input", cfg.input, shards, spec.columns(names))]
     if cfg.compare:
         ostore = open_store(cfg.compare, cfg.storage)
         oshards = _shards(ostore, cfg.compare, refused)
-        _spec(cfg.model_copy(update={"aspects": spec.aspects}), _schema(ostore, oshards[0]).names, cfg.compare)
+        onames = _schema(ostore, oshards[0]).names
+        _spec(cfg.model_copy(update={"aspects": spec.aspects}), onames, cfg.compare)
+        roots.insert(0, ("compare", cfg.compare, oshards, spec.columns(onames)))
     from agiqa.audit.figures import _plt
 
     _plt()  # matplotlib missing: said before any shard is read
-    collected = _collect(store, cfg.input, shards, spec, cfg.progress)
+    from agiqa.runner.run import run_job
+
+    merged: dict[str, Collected] = {}
+    summary = run_job(_job(cfg, roots, spec, merged))
+    collected, other = merged["input"], merged.get("compare")
     groups = None
-    if cfg.compare:
-        other = _collect(ostore, cfg.compare, oshards, spec, cfg.progress)
+    if other is not None:
         groups = sorted(set(collected.groups) | set(other.groups))
     numbers = audit_numbers(collected, spec.group_by or ["(none)"], spec.aspects, spec.examples, groups)
     comparison = None
@@ -150,7 +163,8 @@ def run_audit(cfg: AuditJobConfig) -> dict:
         _write_bytes(out, files["compare_csv"], csv_bytes(comparison, list(comparison[0]) if comparison else ["group"]))
     seconds = time.perf_counter() - t0
     return {"numbers": numbers, "compare": comparison, "files": files, "rows": numbers["rows"],
-            "thumbnails": len(thumbs), "thumbnails_missing": missing, "seconds": seconds, "refused": refused}
+            "thumbnails": len(thumbs), "thumbnails_missing": missing, "seconds": seconds, "refused": refused,
+            "passes": summary.passes, "failed": summary.failed}
 
 
 def summary_line(result: dict) -> str:

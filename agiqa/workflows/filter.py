@@ -33,6 +33,18 @@ class FilterSetup:
     status_column: str | None
     image_in_input: bool
     sources: dict = field(default_factory=dict)  # column -> the one source judged on it (checked)
+    #: column -> the `ScoreSpec` it was written with (field metadata; absent for columns agiqa did not score)
+    specs: dict = field(default_factory=dict)
+
+    def higher_is_better(self, column: str) -> bool:
+        """Which way a top-fraction rule on `column` ranks: the scoring method's `ScoreSpec` says (for a
+        column mixing two methods, the chosen source's, read off `prefilter_<column>`); else higher."""
+        from agiqa.score_source import PREFILTER_PREFIX
+
+        spec = self.specs.get(column)
+        if self.sources.get(column, "").startswith(PREFILTER_PREFIX):
+            spec = self.specs.get(f"prefilter_{column}", spec)
+        return True if spec is None else spec.higher_is_better
 
 
 def first_schema(root: str, storage):
@@ -56,10 +68,11 @@ def source_counts(root: str, storage, columns: list[str]) -> dict[str, Counter]:
     import pyarrow.parquet as pq
 
     from agiqa.storage import open_store
+    from agiqa.storage.layout import committed_shards
 
     store = open_store(root, storage)
     out: dict[str, Counter] = {c: Counter() for c in columns}
-    for shard in (s for s in store.list_shards(root) if not s.rel.startswith("_agiqa/")):
+    for shard in committed_shards(store, root):  # the shards the filter reads, never a state root's
         with store.open_read(shard.uri) as f:
             t = pq.read_table(f, columns=[source_column(c) for c in columns])
         for c in columns:
@@ -91,14 +104,15 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
 
         stage = build_score_job(cfg.score).passes[0].stage
         images = first_schema(cfg.score.input, cfg.storage)
-        columns = {f.name: f.type for f in images if f.name not in stage.drop_columns}
-        columns.update({f.name: f.type for f in stage.output_fields()})
+        fields = [f for f in images if f.name not in stage.drop_columns] + list(stage.output_fields())
+        columns = {f.name: f.type for f in fields}
         if cfg.score.prefilter is not None:  # passes[0] is the cheap pass: the cascade's columns come last
             for a in cfg.score.aspects:
                 columns.update({f"{a}_score": pa.float32(), source_column(f"{a}_score"): pa.string()})
         where = f"the rows the score job writes (method {cfg.score.method.name}, aspects {cfg.score.aspects})"
     else:
-        columns = {f.name: f.type for f in first_schema(cfg.input, cfg.storage)}
+        fields = list(first_schema(cfg.input, cfg.storage))
+        columns = {f.name: f.type for f in fields}
         where = f"the scored shards under {cfg.input}"
     for name in dict.fromkeys([cfg.id_column] + [r.column for r in rules]):
         if name not in columns:
@@ -121,11 +135,15 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
             raise ConfigError(f"write_rows: the scored rows have no {cfg.image_column!r} column; give the original "
                               "shards with --images")
         first_schema(cfg.images, cfg.storage)
+    from agiqa.aspects import spec_of_field
+
+    specs = {f.name: spec for f in fields if (spec := spec_of_field(f)) is not None}
     return FilterSetup(columns, cfg.status_column if cfg.status_column in columns else None, image_in_input,
-                       dict(cfg.sources))
+                       dict(cfg.sources), specs)
 
 
-def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str) -> Reduce:
+def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None, name: str,
+                 descending: bool = True) -> Reduce:
     source = cfg.sources.get(rule.column)
 
     def fn(ctx) -> dict:
@@ -145,7 +163,7 @@ def _cutoff_step(cfg: FilterJobConfig, rule: TopFractionRule, status: str | None
                     t = t.filter(pa.array(~other_source_mask(t, rule.column, source)))
                 yield t
 
-        return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction,
+        return top_fraction_cutoff(scan, rule.column, cfg.id_column, rule.fraction, descending=descending,
                                    max_rows_in_memory=cfg.cutoff_rows_in_memory).to_dict()
 
     return Reduce(name, fn)
@@ -188,13 +206,35 @@ class FilterPlan:
                 out[r.text] = results[self.cutoff_names[r.text]]
         return out
 
+    def cutoff_passes(self) -> list:
+        """Per top-fraction rule, the cutoff as partial passes and merges (`workflows.cutoff_steps`):
+        the counting spread over the runner's actors, resumable, exactly the driver-side result."""
+        from agiqa.selection import CutoffSearch
+        from agiqa.stages.cutoff import RankedRows
+        from agiqa.workflows.cutoff_steps import cutoff_steps
+
+        steps: list = []
+        for r in self.rules:
+            if not isinstance(r, TopFractionRule):
+                continue
+            source = self.cfg.sources.get(r.column)
+            rows = RankedRows(self.setup.status_column, source_column(r.column) if source else None, source)
+            search = CutoffSearch(r.column, self.cfg.id_column, r.fraction, self.setup.higher_is_better(r.column),
+                                  max_rows_in_memory=self.cfg.cutoff_rows_in_memory)
+            steps += cutoff_steps(self.cutoff_names[r.text], self.cfg.input, self.cfg.output, search, rows,
+                                  self.resources)
+        return steps
+
     def cutoff_steps(self) -> list[Reduce]:
-        return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text])
+        """Per top-fraction rule, the cutoff as one reduce on this process (the dry run: nothing written)."""
+        return [_cutoff_step(self.cfg, r, self.setup.status_column, self.cutoff_names[r.text],
+                             self.setup.higher_is_better(r.column))
                 for r in self.rules if isinstance(r, TopFractionRule)]
 
 
 def _stats_step(plan: FilterPlan) -> Reduce:
-    """Per-shard and global counts (rows in, kept, dropped per reason) from the committed shards only."""
+    """Per-shard and global counts (rows in, kept, dropped per reason) from the committed shards' manifests
+    only (the filter stage counts reasons into them: `counted_columns`), never reading a row."""
     cfg = plan.cfg
 
     def fn(ctx) -> dict:
@@ -212,10 +252,10 @@ def _stats_step(plan: FilterPlan) -> Reduce:
             m = read_manifest(out_store, cfg.output, ShardInfo(join(cfg.input, rel), rel, 0, ""))
             if m is None or m.get("identity_hash") != want:
                 return rel, None
-            reasons: Counter = Counter()
-            with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
-                col = pq.read_table(f, columns=["reason"]).column("reason")
-            reasons.update(col.to_pylist())
+            reasons = (m.get("counts") or {}).get("reason")
+            if reasons is None:  # committed by an agiqa before manifests counted reasons: read the drops
+                with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
+                    reasons = Counter(pq.read_table(f, columns=["reason"]).column("reason").to_pylist())
             by = m.get("rows_by_status", {})
             return rel, {"rows_in": m.get("rows_in", 0), "kept": by.get("kept", 0), "dropped": by.get("dropped", 0),
                          "dropped_by_reason": dict(sorted(reasons.items()))}
@@ -254,7 +294,7 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
 
         steps += build_score_job(cfg.score).passes
         batch_rows = cfg.score.read_batch_rows
-    steps += plan.cutoff_steps()
+    steps += plan.cutoff_passes()
     side = cfg.images if cfg.write_rows and not setup.image_in_input else None
     steps.append(Pass(plan.stage, cfg.input, cfg.output, side_input=side))
     steps.append(_stats_step(plan))

@@ -17,10 +17,11 @@ def refuse_url_images(input_root: str, image_column: str, storage_cfg=None) -> N
 
     from agiqa.data.sources import refuse_urls
     from agiqa.storage import open_store
+    from agiqa.storage.layout import data_shards
 
     try:
         store = open_store(input_root, storage_cfg)
-        shards = store.list_shards(input_root)
+        shards = data_shards(store, input_root)
     except Exception:
         return
     if not shards:

@@ -75,22 +75,25 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
 
     steps: list = [Pass(cheap_stage, cfg.input, cheap_out)]
     if p.top_fraction:
-        steps.append(Reduce("prefilter_cutoffs", _cutoffs_over(cheap_out, p.top_fraction, id_column)))
+        steps += _cutoffs_over(cheap_out, cfg.output, p.top_fraction, id_column, cheap.spec.higher_is_better)
     steps.append(Pass(cascade_stage, cfg.input, cfg.output, side_input=cheap_out))
     return steps
 
 
-def _cutoffs_over(root: str, fractions: dict[str, float], id_column: str):
-    """A reduce: per aspect, the exact global top-fraction cutoff of the cheap scores under `root`."""
+def _cutoffs_over(root: str, output: str, fractions: dict[str, float], id_column: str,
+                  higher_is_better: bool = True) -> list:
+    """Per aspect, the exact global top-fraction cutoff of the cheap scores under `root`, as partial
+    passes (`workflows.cutoff_steps`), then one reduce gathering them as `prefilter_cutoffs`."""
+    from agiqa.selection import CutoffSearch
+    from agiqa.workflows.cutoff_steps import cutoff_steps
 
-    def reduce(ctx) -> dict:
-        from agiqa.selection import top_fraction_cutoff
+    names = {aspect: f"prefilter_cutoff-{aspect}" for aspect in sorted(fractions)}
+    steps: list = []
+    for aspect, name in names.items():
+        steps += cutoff_steps(name, root, output, CutoffSearch(f"{aspect}_score", id_column, fractions[aspect],
+                                                                  higher_is_better))
 
-        out = {}
-        for aspect, fraction in sorted(fractions.items()):
-            column = f"{aspect}_score"
-            cutoff = top_fraction_cutoff(lambda c=column: ctx.scan(root, [c, id_column]), column, id_column, fraction)
-            out[aspect] = cutoff.to_dict()
-        return out
+    def gather(ctx) -> dict:
+        return {aspect: ctx.results[name] for aspect, name in names.items()}
 
-    return reduce
+    return steps + [Reduce("prefilter_cutoffs", gather)]

@@ -192,7 +192,8 @@ def test_score_on_the_way_then_filter_in_one_job(small_shards, tmp_path):
     score = fake_config(small_shards, tmp_path / "scored").model_dump()
     summary = filter_({"output": str(tmp_path / "out"), "rules": ["top_fraction quality_score=0.25"],
                        "write_rows": True, "score": score, "runner": {"kind": "local"}, "progress": False})
-    assert [p["stage"] for p in summary.passes] == ["score", "filter"] and not summary.failed
+    assert [p["stage"] for p in summary.passes] == ["score", "cutoff-histogram", "cutoff-bucket", "filter"]
+    assert not summary.failed
     ranked = []
     for rel in ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]:
         ids = pq.read_table(small_shards / rel).column("id").to_pylist()
@@ -200,6 +201,31 @@ def test_score_on_the_way_then_filter_in_one_job(small_shards, tmp_path):
     ranked.sort(key=lambda r: (-r[0], r[1]))
     assert sorted(read_dir(tmp_path / "out" / "keep").column("id").to_pylist()) == sorted(i for _, i in ranked[:10])
     assert read_dir(tmp_path / "out" / "rows").num_rows == 10  # images from the score job's input
+
+
+def test_a_top_fraction_of_a_lower_is_better_method_keeps_its_lowest_scores(small_shards, tmp_path):
+    """The direction comes from the method's ScoreSpec, carried in the score column's field metadata."""
+    from agiqa.api import filter as filter_
+    from agiqa.api import score as score_
+    from agiqa.config.filter_job import FilterJobConfig
+    from agiqa.workflows.filter import dry_run
+    from tests.runner.helpers import expected_scores, fake_config
+
+    cfg = fake_config(small_shards, tmp_path / "scored")
+    cfg.method.lower_is_better = True
+    score_(cfg)
+    fcfg = {"input": str(tmp_path / "scored"), "output": str(tmp_path / "out"), "progress": False,
+            "rules": ["top_fraction quality_score=0.25"], "runner": {"kind": "local"}}
+    summary = filter_(fcfg)
+    ranked = []
+    for rel in ["a.parquet", "b.parquet", "sub/c.parquet", "sub/d.parquet"]:
+        ids = pq.read_table(small_shards / rel).column("id").to_pylist()
+        ranked += zip(expected_scores(small_shards / rel, "quality"), ids, strict=True)
+    ranked.sort(key=lambda r: (r[0], r[1]))  # lowest first: the best of a lower-is-better score
+    assert sorted(read_dir(tmp_path / "out" / "keep").column("id").to_pylist()) == sorted(i for _, i in ranked[:10])
+    cut = summary.reduced["cutoff0-quality_score"]
+    assert cut["descending"] is False and cut["value"] == pytest.approx(ranked[9][0])
+    assert dry_run(FilterJobConfig(**{**fcfg, "output": str(tmp_path / "dry")}))["kept"] == 10
 
 
 def test_filter_reads_and_writes_s3(s3_env, scored):
@@ -245,3 +271,19 @@ def test_a_scored_img2dataset_shard_keeps_every_status_column_and_filters_as_the
     kept = pq.read_table(tmp_path / "out" / "keep" / "s.parquet")
     assert kept.column("input_status").to_pylist() == ["success"] * 2
     assert kept.column("input2_status").to_pylist() == ["ok", "ok"] and kept.column("status").to_pylist() == ["kept"] * 2
+
+
+def test_each_manifest_counts_its_drops_by_reason_so_stats_read_no_rows(scored):
+    from collections import Counter
+
+    from agiqa.api import filter as filter_
+    from tests.fixtures.state import state
+
+    tmp, rows = scored
+    filter_(config(tmp))
+    manifests = sorted((state(tmp / "out") / "manifests").rglob("*.manifest.json"))
+    assert len(manifests) == len(rows)
+    for m in manifests:
+        rel = str(m.relative_to(state(tmp / "out") / "manifests"))[: -len(".manifest.json")]
+        drops = Counter(pq.read_table(tmp / "out" / "drop" / rel).column("reason").to_pylist())
+        assert json.loads(m.read_text())["counts"].get("reason", {}) == dict(drops)  # an empty shard: none

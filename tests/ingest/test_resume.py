@@ -14,15 +14,16 @@ from tests.fixtures.state import state
 
 # Runs `agiqa ingest` in a child process that dies (os._exit, no cleanup) when the manifest of the
 # third output shard is about to be written: that shard's Parquet is committed, its manifest is not.
+# (Ingest commits through the runner, so the runner's manifest is where it dies.)
 KILLER = """
 import os, sys
-import agiqa.ingest.job as job
-real = job.commit_manifest
-def commit_manifest(store, uri, manifest):
-    if manifest["shard"] == "part-00002.parquet":
+import agiqa.runner.shard as shard
+real = shard.build_manifest
+def build_manifest(stage_name, identity, ident_hash, s, *rest):
+    if s.rel == "part-00002.parquet":
         os._exit(9)
-    real(store, uri, manifest)
-job.commit_manifest = commit_manifest
+    return real(stage_name, identity, ident_hash, s, *rest)
+shard.build_manifest = build_manifest
 from agiqa.cli import main
 sys.exit(main(sys.argv[1:]))
 """

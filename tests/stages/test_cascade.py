@@ -129,7 +129,8 @@ def test_clip_prefilter_on_ray_runs_each_stage_on_its_own_pool(ray_local, tiny_c
                          runner={"kind": "ray"}, resources={"prefilter": {"num_actors": 2, "num_cpus": 1}},
                          progress=False)
     summary = score(cfg)
-    assert summary.stages == ["prefilter", "score"] and summary.shards_failed == 0
+    assert summary.stages == ["prefilter", "cutoff-histogram", "cutoff-bucket", "score"]  # the cutoff: partial passes
+    assert summary.shards_failed == 0
     assert summary.rows_by_status == {"ok": 12, "prefiltered": 28}  # ceil(0.3 * 40) routed
     rows = output_rows(tmp_path / "out")
     cut = summary.reduced["prefilter_cutoffs"]["quality"]

@@ -74,14 +74,42 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise ClusterError(f"no Ray cluster answers at {address} ({host}:{port}: {e.strerror or e})") from None
 
 
-def pool_shape(resources, cluster: dict) -> tuple[int, float, float]:
-    """(actors, GPUs each, CPUs each) for a stage's resources on a cluster with `cluster` totals."""
+def pool_shape(resources, cluster: dict, node_cpus: list[float] | None = None) -> tuple[int, float, float]:
+    """(actors, GPUs each, CPUs each) for a stage's resources on a cluster with `cluster` totals and
+    alive nodes of `node_cpus` CPUs each.
+
+    A GPU stage gets one actor per `num_gpus` of the cluster's GPUs. A CPU-only stage (a filter, a
+    reduce's partials) gets actors of the smallest node's CPUs (at least its `num_cpus`), as many as
+    fit on every node: one actor holding the whole machine on one node, and on a cluster of many
+    nodes actors each of them can place (one reserving the *cluster's* CPUs never starts)."""
     gpus, cpus = float(cluster.get("GPU", 0)), float(cluster.get("CPU", 1))
     if gpus > 0 and resources.num_gpus > 0:
         n = resources.num_actors or max(1, int(gpus / resources.num_gpus))
         return n, resources.num_gpus, resources.num_cpus
-    n = resources.num_actors or 1
-    return n, 0.0, max(resources.num_cpus, float(int(cpus // n)) or 1.0)
+    if resources.num_actors:
+        n = resources.num_actors
+        return n, 0.0, max(resources.num_cpus, float(int(cpus // n)) or 1.0)
+    nodes = [c for c in (node_cpus or [cpus]) if c >= resources.num_cpus] or [cpus]
+    each = max(resources.num_cpus, float(int(min(nodes))) or 1.0)
+    return max(1, sum(int(c // each) for c in nodes)), 0.0, each
+
+
+def alive_node_cpus() -> list[float]:
+    """The CPUs of each alive node of the connected cluster."""
+    import ray
+
+    return [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+
+
+def check_placeable(stage_name: str, gpus: float, cpus: float) -> None:
+    """Refuse, in one line, actors no alive node can hold (Ray would wait for them forever)."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+        have = "; ".join(f"{r.get('CPU', 0):g} CPU, {r.get('GPU', 0):g} GPU" for r in nodes) or "no alive node"
+        raise ClusterError(f"{stage_name} actors need {cpus:g} CPU and {gpus:g} GPU each, and no node of the cluster "
+                           f"has that ({have}); lower resources.{stage_name} or add nodes")
 
 
 def run_on_ray(job: ShardJob) -> JobSummary:
@@ -96,7 +124,8 @@ def run_on_ray(job: ShardJob) -> JobSummary:
         connect(job.address)
         import ray
 
-        n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources())
+        n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources(), alive_node_cpus())
+        check_placeable(p.stage.name, gpus, cpus)
         pool, inflight = None, {}  # inflight: ref -> (shard, actor index, actor generation)
         try:
             pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
@@ -142,7 +171,12 @@ class ActorPool:
         for i in range(n):
             self.start(i)
         try:  # surface construction errors (bad model, bad adapter) once, clearly
-            ray.get([a.ready.remote() for a in self.actors])
+            ray.get([a.ready.remote() for a in self.actors], timeout=job.actor_start_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.shutdown(teardown=False)
+            raise ClusterError(f"{self.stage_name} actors did not start within {job.actor_start_timeout_s:g} s "
+                               f"(runner.actor_start_timeout_s): the cluster may be busy or short of "
+                               f"{cpus:g} CPU / {gpus:g} GPU per actor") from None
         except Exception as e:
             self.shutdown(teardown=False)
             raise ClusterError(f"{self.stage_name} actors failed to start: {one_line(e)}") from None
@@ -330,7 +364,8 @@ def _actor_died(plan: PassPlan, i: int, lost: list, reason: str, ledger: ShardLe
         suspects.discard(s.rel)
         log.warning("actor %d died after committing %s; counted as done", i, shown(s.rel))
         ledger.settle(s.rel, {"ok": True, "rows_by_status": m.get("rows_by_status", {}),
-                              "rows_out": m.get("rows_out", 0)}, alive)
+                              "rows_out": m.get("rows_out", 0),
+                              "renamed_input_columns": m.get("renamed_input_columns") or {}}, alive)
     if not pending:
         return
     if len(pending) > 1:
