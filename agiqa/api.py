@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from agiqa.config.audit_job import AuditJobConfig
 from agiqa.config.filter_job import FilterJobConfig, load_filter_config
 from agiqa.config.score_job import ScoreJobConfig, load_score_config
+from agiqa.schema import validated
 
 if TYPE_CHECKING:
     from agiqa.ingest.config import IngestConfig
@@ -33,8 +34,7 @@ def score(cfg: ScoreJobConfig | dict, **job_options) -> JobSummary:
     from agiqa.runner.run import run_job
     from agiqa.workflows.score import build_score_job
 
-    if isinstance(cfg, dict):
-        cfg = ScoreJobConfig.model_validate(cfg)
+    cfg = validated(ScoreJobConfig, cfg)
     return run_job(build_score_job(cfg, **job_options))
 
 
@@ -43,18 +43,10 @@ def ingest(cfg: IngestConfig | dict, **options) -> IngestSummary:
     `cfg.output`; committed shards are skipped. The summary is also written to
     `<output>.agiqa/ingest-report.json`. Runs in the light install (no torch; Ray only with
     `runner="ray"`)."""
-    from pydantic import ValidationError
-
-    from agiqa.errors import ConfigError
     from agiqa.ingest.config import IngestConfig
     from agiqa.workflows.ingest import run_ingest
 
-    if isinstance(cfg, dict):
-        try:
-            cfg = IngestConfig.model_validate(cfg)
-        except ValidationError as e:
-            lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-            raise ConfigError("invalid ingest configuration: " + "; ".join(lines)) from None
+    cfg = validated(IngestConfig, cfg, "ingest configuration")
     return run_ingest(cfg, **options)
 
 
@@ -65,8 +57,7 @@ def filter(cfg: FilterJobConfig | dict, **job_options) -> JobSummary:
     from agiqa.runner.run import run_job
     from agiqa.workflows.filter import build_filter_job
 
-    if isinstance(cfg, dict):
-        cfg = FilterJobConfig.model_validate(cfg)
+    cfg = validated(FilterJobConfig, cfg)
     return run_job(build_filter_job(cfg, **job_options))
 
 
@@ -88,8 +79,7 @@ def filter_dry_run(cfg: FilterJobConfig | dict, **job_options) -> dict:
     """How many rows each rule would keep, and the thresholds, computed by the reduce steps; writes nothing."""
     from agiqa.workflows.filter import dry_run
 
-    if isinstance(cfg, dict):
-        cfg = FilterJobConfig.model_validate(cfg)
+    cfg = validated(FilterJobConfig, cfg)
     return dry_run(cfg, **job_options)
 
 
@@ -98,6 +88,5 @@ def audit(cfg: AuditJobConfig | dict) -> dict:
     `cfg.output`; returns {numbers, compare, files, rows, thumbnails, seconds}."""
     from agiqa.workflows.audit import run_audit
 
-    if isinstance(cfg, dict):
-        cfg = AuditJobConfig.model_validate(cfg)
+    cfg = validated(AuditJobConfig, cfg)
     return run_audit(cfg)

@@ -57,12 +57,23 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agiqa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
+    if chosen in COMMANDS:
+        _import_user_modules(argv)
     for name, (_, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter, allow_abbrev=False)
         if name == chosen:  # import only the module that runs
             _load(name).add_arguments(p)
             parser.chosen = p
     return parser
+
+
+def _import_user_modules(argv: list[str]) -> None:
+    """Import the modules named by `--import MODULE` before the subcommand's arguments are added, so the
+    methods they register bring their flags and names into the parser and its help."""
+    from agiqa.methods.registry import import_method_modules
+
+    modules = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--import"]
+    import_method_modules(modules + [a.partition("=")[2] for a in argv if a.startswith("--import=")], "--import")
 
 
 def refuse_unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -92,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet_libraries()  # before any library is imported
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)
+    except AgiqaError as e:  # an `--import` that cannot be imported
+        print(f"agiqa: error: {e}", file=sys.stderr)
+        return 2
     refuse_unknown_options(parser, argv)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -28,33 +28,38 @@ class Scorer:
     """A scoring method loaded once, scoring lists of images (PIL images, encoded bytes, paths or
     `s3://` URIs, `{bytes, path}` dicts) with their prompts.
 
-    `method`: a registered method name (`agiqa.methods.registry`); `model`: its model folder (for
-    M3-AGIQA, `engine.model`); `method_options`: the method's other settings, as in a job config
-    (e.g. `engine={"batch_size": 16, "device": "cuda"}`, `heads=...`). `batch_rows`: rows handed
+    `method`: a registered method name (`agiqa.methods.registry`; default its `DEFAULT_METHOD`);
+    `model`: its model folder (the field the method's `--model` flag sets; for M3-AGIQA `engine.model`);
+    `method_options`: the method's other settings, as in a job config (e.g. `engine={"batch_size": 16, "device": "cuda"}`, `heads=...`). `batch_rows`: rows handed
     to the stage at a time (the engine batches within them by its own `batch_size`).
     """
 
-    def __init__(self, method: str = "m3-agiqa", model: str | None = None, aspects: Sequence[str] | None = None,
+    def __init__(self, method: str | None = None, model: str | None = None, aspects: Sequence[str] | None = None,
                  *, images: dict | None = None, storage: dict | None = None, batch_rows: int = 64,
                  setup: bool = True, **method_options: Any):
         from agiqa.aspects import check_aspects
         from agiqa.data.config import ImageLimits
         from agiqa.data.sources import ImageSource
         from agiqa.extras import require
-        from agiqa.methods.registry import method_config_class
+        from agiqa.methods.registry import DEFAULT_METHOD, method_config_class
+        from agiqa.schema import validated
         from agiqa.stages.score import ScoreStage
         from agiqa.storage.config import StorageConfig
 
+        method = method or DEFAULT_METHOD
         cfg_cls = method_config_class(method)
         options = dict(method_options)
-        if model is not None:
-            if "engine" in cfg_cls.model_fields:
-                options["engine"] = {"model": str(model), **(options.get("engine") or {})}
-            elif "model" in cfg_cls.model_fields:
-                options["model"] = str(model)
-            else:
+        if model is not None:  # where the method's `--model` flag puts it (M3-AGIQA: engine.model)
+            path = cfg_cls.cli_flags.get("model")
+            if path is None:
                 raise ConfigError(f"method {method!r} takes no model")
-        self.config = _validated(cfg_cls, {"name": method, **options}, f"method {method!r}")
+            *parents, leaf = path.split(".")
+            node = options
+            for part in parents:
+                node[part] = dict(node.get(part) or {})
+                node = node[part]
+            node.setdefault(leaf, str(model))
+        self.config = validated(cfg_cls, {"name": method, **options}, f"method {method!r}")
         self.aspects = tuple(check_aspects(list(aspects) if aspects else list(self.config.supported_aspects)))
         missing = [a for a in self.aspects if a not in self.config.supported_aspects]
         if missing:
@@ -65,8 +70,8 @@ class Scorer:
             raise ConfigError("batch_rows must be at least 1")
         self.batch_rows = batch_rows
         self.stage = ScoreStage(self.config.build(self.aspects),
-                                limits=_validated(ImageLimits, images or {}, "images"),
-                                source=ImageSource(_validated(StorageConfig, storage or {}, "storage")))
+                                limits=validated(ImageLimits, images or {}, "images"),
+                                source=ImageSource(validated(StorageConfig, storage or {}, "storage")))
         self._set_up = False
         self._engine = None  # the engine thread (`runner.engine_loop`), started by setup
         if setup:
@@ -151,16 +156,6 @@ class Scorer:
         if not batches:
             return pa.RecordBatch.from_pylist([], schema=schema)
         return pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()[0]
-
-
-def _validated(cls, data: dict, what: str):
-    from pydantic import ValidationError
-
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError(f"invalid {what}: " + "; ".join(lines)) from None
 
 
 def _is_folder(path: str) -> bool:

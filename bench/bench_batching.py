@@ -51,7 +51,7 @@ def reference_loop(stage, batch) -> None:
 def main() -> None:
     import pyarrow as pa
 
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
     from bench.m3 import m3_stage
 
     ap = argparse.ArgumentParser()

@@ -110,8 +110,8 @@ def main() -> int:
     args = ap.parse_args()
     from PIL import Image
 
+    from agiqa.demo_models.tiny_clip import build_tiny_clip
     from agiqa.model.clip.backbone import ClipBackbone
-    from agiqa.testing.tiny_clip import build_tiny_clip
 
     work = Path(tempfile.mkdtemp(prefix="agiqa-bench-clip-cpu-"))
     clip = build_tiny_clip(work / "clip", vision_config={"image_size": args.clip_size, "patch_size": 32})

@@ -112,7 +112,7 @@ def main() -> int:
     ap.add_argument("--before", action="store_true", help="also the job as before streaming (1 thread, K=1)")
     args = ap.parse_args()
     from agiqa.data.learnability import write_shards
-    from agiqa.testing.tiny_clip import build_tiny_clip
+    from agiqa.demo_models.tiny_clip import build_tiny_clip
 
     work = Path(tempfile.mkdtemp())
     data = work / "data"

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import pyarrow as pa
 
+    from agiqa.demo_models.tiny_model import build_tiny_model
     from agiqa.runner.engine_loop import run_sync
-    from agiqa.testing.tiny_model import build_tiny_model
     from bench.bench_batching import make_rows
     from bench.m3 import m3_stage
 

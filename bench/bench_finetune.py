@@ -1,7 +1,7 @@
 """`finetune` throughput: LoRA distillation samples/s and peak memory, against the hardware floor.
 
 Builds a random-weight Qwen2-VL of a real family size (`--preset`, shapes from
-bench_gpu_engine.PRESETS) through `agiqa.testing.tiny_model.build_tiny_model`, encodes procedural rows
+bench_gpu_engine.PRESETS) through `agiqa.demo_models.tiny_model.build_tiny_model`, encodes procedural rows
 with teacher descriptions (`agiqa.data.learnability`) through the real `ExampleEncoder`, and
 times `distill` (transformers' Trainer, the same loop `agiqa finetune` runs) per batch size, after
 a warm-up run. The floor: the LoRA sits on the language model only, so the vision tower runs
@@ -30,8 +30,8 @@ def main() -> None:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from agiqa.data.learnability import make_row
+    from agiqa.demo_models.tiny_model import build_tiny_model
     from agiqa.model.prompts import M3AGIQA
-    from agiqa.testing.tiny_model import build_tiny_model
     from agiqa.training import distill as D
     from bench.bench_gpu_engine import PRESETS
 

@@ -51,14 +51,14 @@ PRESETS = {
 def build(preset: str, out: str, dtype: str):
     p = PRESETS[preset]
     if p["family"] == "minicpmv-2.5":
-        from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
+        from agiqa.demo_models.tiny_minicpmv import build_tiny_minicpmv
 
         real = preset != "tiny-minicpmv"
         return build_tiny_minicpmv(out, hidden_size=p["text"].get("hidden_size", 128), head_dim=512 if real else 32,
                                    lora_rank=64 if real else 4, query_num=p.get("query_num", 16),
                                    llm_config=p["text"], vision_config=p["vision"],
                                    vocab_size_padded=LLAMA3_VOCAB if real else None, adapters="lm", save_dtype=dtype)
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     real = preset != "tiny"
     return build_tiny_model(out, text_config=p["text"], vision_config=p["vision"],

@@ -27,8 +27,8 @@ def main() -> None:
 
     from PIL import Image
 
+    from agiqa.demo_models.tiny_minicpmv import build_tiny_minicpmv
     from agiqa.methods.m3.config import M3Config
-    from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
 
     rs = np.random.RandomState(0)
     images = [Image.fromarray((rs.rand(rs.randint(200, 700), rs.randint(200, 700), 3) * 255).astype("uint8"))

@@ -32,7 +32,7 @@ def overhead(args) -> None:
     from agiqa.api import score
     from agiqa.config import ScoreJobConfig
     from agiqa.data.learnability import write_shards
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     tmp = Path(tempfile.mkdtemp(prefix="agiqa-bench-ray-"))
     model = build_tiny_model(tmp / "model")

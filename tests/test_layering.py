@@ -6,8 +6,10 @@
     selection -> errors only (pure numpy/pyarrow ranking, used by workflows and stages)
     filtering -> selection (rules, one batch decided)   audit -> storage, aspects (statistics, figures, HTML)
     everything -> aspects, errors, schema, resources
-Test and demo material (`agiqa.testing`) is imported only by itself, the demo and the commands
-that build demo material. `import agiqa` and the CLI's help stay light (no torch, ray, ...).
+Test material (`agiqa.testing`: fakes, faults) is imported by no production module. Demo material
+(`agiqa.demo_models`: tiny model builders, procedural pretraining) is imported only by itself and the
+commands that build demo material (a method names its builder as a string, `tiny_model_entry`).
+`import agiqa` and the CLI's help stay light (no torch, ray, ...).
 """
 
 import ast
@@ -20,6 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "agiqa"
 HEAVY = ["torch", "transformers", "vllm", "ray", "peft", "xlstm", "matplotlib"]
 DEMO_MAKERS = {"agiqa.demo", "agiqa.commands.make_tiny_model", "agiqa.commands.make_demo_data"}
+TINY_MODULES = ("tiny_model", "tiny_clip", "tiny_minicpmv", "tiny_qwen25", "tokenizer", "vision_pretrain",
+                "clip_pretrain", "tiny_entries")
 
 
 def module_name(path: Path) -> str:
@@ -55,8 +59,20 @@ def violations(allowed_from: str, forbidden: tuple[str, ...], graph) -> list[str
 def test_production_code_never_imports_test_material():
     graph = imports()
     bad = sorted(f"{m} imports {i}" for m, deps in graph.items() for i in deps
-                 if i.startswith("agiqa.testing") and not m.startswith("agiqa.testing") and m not in DEMO_MAKERS)
+                 if i.startswith("agiqa.testing") and not m.startswith("agiqa.testing"))
     assert bad == []
+
+
+def test_demo_material_is_imported_only_by_what_builds_demos():
+    graph = imports()
+    bad = sorted(f"{m} imports {i}" for m, deps in graph.items() for i in deps if i.startswith("agiqa.demo_models")
+                 and not m.startswith("agiqa.demo_models") and m not in DEMO_MAKERS)
+    assert bad == []
+    # and it stands on its own: no test fakes in it, and none of it left behind in agiqa.testing
+    assert not [i for m, deps in graph.items() if m.startswith("agiqa.demo_models") for i in deps
+                if i.startswith("agiqa.testing")]
+    assert not [n for n in TINY_MODULES if (ROOT / "testing" / f"{n}.py").exists()]
+    assert all((ROOT / "demo_models" / f"{n}.py").exists() for n in TINY_MODULES)
 
 
 @pytest.mark.parametrize("layer, forbidden", [

@@ -29,12 +29,10 @@ def add_arguments(p) -> None:
 
 
 def load_job_config(args):
-    from pydantic import ValidationError
-
     from agiqa.commands.score import _given
     from agiqa.config.audit_job import load_audit_config
     from agiqa.config.base import read_yaml
-    from agiqa.errors import ConfigError
+    from agiqa.schema import config_errors
 
     def split(s):
         return [x.strip() for x in s.split(",") if x.strip()] if s else None
@@ -44,11 +42,8 @@ def load_job_config(args):
                     "examples": args.examples, "title": args.title, "id_column": args.id_column,
                     "progress": False if args.no_progress else None,
                     "runner": {"kind": args.runner, "address": args.address}})
-    try:
+    with config_errors():
         return load_audit_config(None, {**read_yaml(args.config), **flags})
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def run(args) -> int:

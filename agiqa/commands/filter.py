@@ -53,13 +53,12 @@ def add_arguments(p) -> None:
 
 
 def load_job_config(args):
-    from pydantic import ValidationError
-
     from agiqa.commands.ranks import rank_overrides
     from agiqa.commands.score import _given
     from agiqa.config.base import deep_merge, read_yaml
     from agiqa.config.filter_job import load_filter_config
     from agiqa.errors import ConfigError
+    from agiqa.schema import config_errors
 
     data = read_yaml(args.config)
     flags = _given({
@@ -76,17 +75,9 @@ def load_job_config(args):
     if args.rules:
         flags["rules"] = list(data.get("rules") or []) + args.rules
     if args.score:
-        from agiqa.config.legacy import upgrade_score_config
-
-        score = upgrade_score_config(read_yaml(args.score))
-        if isinstance(score.get("method"), dict) and "name" not in score["method"]:
-            score["method"] = {"name": "m3-agiqa", **score["method"]}
-        flags["score"] = score
-    try:
+        flags["score"] = read_yaml(args.score)
+    with config_errors():
         return load_filter_config(None, deep_merge(data, flags))
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def format_dry_run(d: dict) -> str:

@@ -56,8 +56,8 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from agiqa.commands import aspects_and_prompts
     from agiqa.errors import UserError
+    from agiqa.model.prompts import aspects_and_prompts
     from agiqa.model.weights_files import refuse_pickled
     from agiqa.training.rows import decoded_rows, image_limits, training_subset
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 def add_arguments(p) -> None:
     p.add_argument("dir", help="Folder to write.")
-    p.add_argument("--method", choices=["m3-agiqa", "clip-agiqa"], default="m3-agiqa",
-                   help="m3-agiqa: a Qwen2-VL + adapters + M3 heads; clip-agiqa: a CLIP folder (released layout) + "
-                        "CLIP-AGIQA heads.")
+    from agiqa.commands.method_flags import add_import_argument, method_choice_help
+    from agiqa.methods.registry import DEFAULT_METHOD
+
+    p.add_argument("--method", default=DEFAULT_METHOD,
+                   help=f"Whose model: {method_choice_help('tiny_model_entry')}. m3-agiqa: a Qwen2-VL + adapters + "
+                        "M3 heads; clip-agiqa: a CLIP folder (released layout) + CLIP-AGIQA heads.")
+    add_import_argument(p)
     p.add_argument("--family", choices=["qwen2-vl", "minicpmv"], default="qwen2-vl",
                    help="m3-agiqa's base model: qwen2-vl (agiqa's own) or minicpmv (MiniCPM-Llama3-V 2.5 in the released "
                         "layout, with adapters shaped like the authors' (modules_to_save)).")
@@ -24,12 +28,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from agiqa.methods.registry import method_entry
+
+    entry = method_entry(args.method, "tiny_model_entry", "make-tiny-model")
     from agiqa.extras import require_command
 
     require_command("make-tiny-model")
     import logging
-
-    from agiqa.testing.tiny_model import build_tiny_model
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     if (args.pretrain_rows is not None and args.pretrain_rows < 100) or (
@@ -38,17 +43,6 @@ def run(args) -> int:
 
         raise UserError("--pretrain-rows must be at least 100 and --pretrain-epochs at least 1")
     given = {"rows": args.pretrain_rows, "epochs": args.pretrain_epochs}
-    pretrain = {k: v for k, v in given.items() if v is not None} if args.pretrain_vision else None
-    if args.method == "clip-agiqa":
-        from agiqa.testing.tiny_clip import build_tiny_clip
-
-        print(f"wrote tiny CLIP to {build_tiny_clip(args.dir, seed=args.seed, pretrain=pretrain)}")
-        return 0
-    if args.family == "minicpmv":
-        from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
-
-        print(f"wrote tiny MiniCPM-V 2.5 to {build_tiny_minicpmv(args.dir, seed=args.seed, head_dim=args.head_dim)}")
-        return 0
-    out = build_tiny_model(args.dir, seed=args.seed, head_dim=args.head_dim, pretrain_vision=pretrain)
-    print(f"wrote tiny model to {out}")
+    args.pretrain = {k: v for k, v in given.items() if v is not None} if args.pretrain_vision else None
+    print(entry(args))
     return 0

@@ -13,23 +13,11 @@ def add_arguments(p) -> None:
     p.add_argument("--input", help="Input root: folder or s3://bucket/prefix of *.parquet shards (required, here or in --config).")
     p.add_argument("--output", help="Output root for scored shards, same relative names (required, here or in --config).")
     p.add_argument("--aspects", help="Comma-separated: quality,correspondence,authenticity (default: all).")
-    p.add_argument("--method", help="Scoring method: m3-agiqa (default) or clip-agiqa (the cheap scorer).")
-    p.add_argument("--engine", choices=["hf", "vllm"], help="Engine (default hf).")
-    p.add_argument("--model", help="Model folder: the MLLM for m3-agiqa, the CLIP for clip-agiqa (e.g. from "
-                                   "`agiqa make-tiny-model [--method clip-agiqa]`; required, here or in --config).")
-    p.add_argument("--adapters", help="Folder of per-aspect LoRA adapters (default MODEL/adapters).")
-    p.add_argument("--heads", help="Folder of per-aspect heads (default MODEL/heads).")
-    p.add_argument("--prompt-set", help="Prompt templates (m3agiqa, m3agiqa-agiqa3k, m3agiqa-e2e; default m3agiqa).")
-    p.add_argument("--batch-size", type=int, help="Rows per engine batch (default 8 for m3-agiqa, 256 for clip-agiqa).")
-    p.add_argument("--max-new-tokens", type=int, help="Round-1 description length cap (default: the model family's).")
-    p.add_argument("--repetition-penalty", type=float, help="Round-1 repetition penalty (default: the model family's, "
-                                                           "1.0 for Qwen2-VL; never the checkpoint's generation_config).")
-    p.add_argument("--max-length", type=int, help="Scoring-pass token cap (default 512).")
-    p.add_argument("--no-describe", action="store_true", help="Skip round 1 (empty description; ablation).")
-    p.add_argument("--descriptions-from", metavar="COLUMN",
-                   help="Skip round 1 and score the descriptions in COLUMN (e.g. the reference records' response_0; "
-                        "'{aspect}' in the name picks one column per aspect): the paper's evaluation protocol (default: describe).")
-    p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto: cuda when there is one).")
+    from agiqa.commands.method_flags import add_import_argument, add_method_flags, method_choice_help
+
+    p.add_argument("--method", help=f"Scoring method: {method_choice_help()}.")
+    add_import_argument(p)
+    add_method_flags(p.add_argument_group("method settings (each applies to the methods it names)"))
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Encoded image bytes column (default image).")
     p.add_argument("--prompt-column", help="Generation prompt column (default prompt).")
@@ -52,38 +40,6 @@ def add_arguments(p) -> None:
                         "per shard; ties by ascending id). Repeatable; rules combine with AND (default: none).")
 
 
-#: Flags that set the method's fields (mapped through the chosen method's `cli_flags`).
-METHOD_FLAGS = ("engine", "model", "adapters", "heads", "prompt_set", "batch_size", "max_new_tokens",
-                "repetition_penalty", "max_length", "device", "describe", "descriptions_from")
-
-
-def method_flags(args) -> dict:
-    """The method flags given, by argparse dest (None = not given)."""
-    given = {f: getattr(args, f, None) for f in METHOD_FLAGS if f != "describe"}
-    given["describe"] = False if getattr(args, "no_describe", False) else None
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def method_overrides(name: str, flags: dict) -> dict:
-    """Method flags as a nested dict in method `name`'s config shape; a flag it does not take is refused."""
-    from agiqa.errors import ConfigError
-    from agiqa.methods.registry import method_config_class
-
-    mapping = method_config_class(name).cli_flags
-    out: dict = {"name": name}
-    for flag, value in flags.items():
-        if flag not in mapping:
-            spelled = "--no-describe" if flag == "describe" else "--" + flag.replace("_", "-")
-            raise ConfigError(f"{spelled} does not apply to method {name!r} (it takes: "
-                              f"{', '.join('--' + f.replace('_', '-') for f in mapping) or 'none'})")
-        node = out
-        *parents, leaf = mapping[flag].split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
-
-
 def overrides_from_args(args) -> dict:
     """CLI flags as a nested dict in ScoreJobConfig's shape (None = not given), the method's left out
     (they depend on which method: see `method_overrides`)."""
@@ -103,27 +59,27 @@ def overrides_from_args(args) -> dict:
 
 def load_job_config(args):
     """Validated ScoreJobConfig from --config and flags, or a ConfigError that says what is wrong."""
-    from pydantic import ValidationError
-
+    from agiqa.commands.method_flags import method_flags, method_overrides
     from agiqa.config import load_score_config
     from agiqa.config.base import deep_merge, read_yaml
-    from agiqa.config.legacy import upgrade_score_config
-    from agiqa.errors import ConfigError
+    from agiqa.methods.registry import DEFAULT_METHOD, import_method_modules
+    from agiqa.schema import config_errors
 
-    data = deep_merge(upgrade_score_config(read_yaml(args.config)), _given(overrides_from_args(args)))
+    data = deep_merge(read_yaml(args.config), _given(overrides_from_args(args)))  # old spellings: see config.legacy
+    if getattr(args, "imports", None):
+        data["imports"] = [*(data.get("imports") or []), *args.imports]
+    import_method_modules(data.get("imports"), "imports")  # a YAML's own methods, before their flags are mapped
     method = data.get("method") if isinstance(data.get("method"), dict) else {}
-    name = args.method or method.get("name") or "m3-agiqa"  # M3-AGIQA is the default method
+    name = args.method or method.get("name") or DEFAULT_METHOD
     data["method"] = deep_merge(method, method_overrides(name, method_flags(args)))
     data = _with_prefilter(data, args)
-    try:
+    with config_errors():
         return load_score_config(None, data)
-    except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
 def _with_prefilter(data: dict, args) -> dict:
     """`--prefilter*` flags merged into the config's `prefilter:` section."""
+    from agiqa.commands.method_flags import method_overrides
     from agiqa.config.base import deep_merge
     from agiqa.errors import ConfigError
 

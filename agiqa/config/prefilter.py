@@ -6,7 +6,7 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from agiqa.aspects import check_aspects
 from agiqa.methods.base import MethodConfig
-from agiqa.methods.registry import method_config_class
+from agiqa.methods.registry import method_config
 from agiqa.schema import StrictModel
 
 
@@ -24,13 +24,7 @@ class PrefilterConfig(StrictModel):
     @field_validator("method", mode="before")
     @classmethod
     def _method_by_name(cls, v):
-        if isinstance(v, MethodConfig):
-            return v
-        if isinstance(v, str):
-            v = {"name": v}
-        if not isinstance(v, dict) or "name" not in v:
-            raise ValueError("needs a `name` (e.g. {name: clip-agiqa, model: ...})")
-        return method_config_class(v["name"]).model_validate(v)
+        return method_config(v)
 
     @field_validator("thresholds", "top_fraction")
     @classmethod

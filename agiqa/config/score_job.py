@@ -13,7 +13,7 @@ from agiqa.config.prefilter import PrefilterConfig
 from agiqa.config.runner import ResourcesConfig, RunnerConfig
 from agiqa.data.config import ColumnsConfig, ImageLimits
 from agiqa.methods.base import MethodConfig
-from agiqa.methods.registry import method_config_class
+from agiqa.methods.registry import DEFAULT_METHOD, import_method_modules, method_config
 from agiqa.schema import StrictModel
 from agiqa.storage.config import StorageConfig
 
@@ -25,8 +25,12 @@ class ScoreJobConfig(StrictModel):
     input: str = Field(..., description="Input root: a local folder or s3://bucket/prefix of *.parquet shards.")
     output: str = Field(..., description="Output root: scored shards keep their relative names here.")
     aspects: list[str] = Field(list(ASPECTS), description="Aspects to score.")
+    imports: list[str] = Field(
+        default_factory=list, description="Modules imported before the method is looked up: where methods of your "
+                                          "own call `register_method` (as `agiqa score --import`).")
     method: SerializeAsAny[MethodConfig] = Field(
-        ..., description="The scoring method, by name, with its settings: {name: m3-agiqa, engine: {...}, ...}."
+        ..., description="The scoring method, by name, with its settings: {name: m3-agiqa, engine: {...}, ...} "
+                         "(without a name: the default method, `agiqa.methods.registry.DEFAULT_METHOD`)."
     )
     prefilter: PrefilterConfig | None = Field(
         None, description="A cascade: a cheap method scores every row first; only the rows its rules pass go "
@@ -45,16 +49,20 @@ class ScoreJobConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _old_spelling(cls, data):
+        # the one place old spellings are translated (every entry validates here; new spellings merged in win)
         return upgrade_score_config(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _imports_first(cls, data):
+        if isinstance(data, dict):
+            import_method_modules(data.get("imports"), "imports")
+        return data
 
     @field_validator("method", mode="before")
     @classmethod
     def _method_by_name(cls, v):
-        if isinstance(v, MethodConfig):
-            return v
-        if not isinstance(v, dict) or "name" not in v:
-            raise ValueError("needs a `name` (e.g. {name: m3-agiqa, ...})")
-        return method_config_class(v["name"]).model_validate(v)
+        return method_config(v, default=DEFAULT_METHOD)
 
     @field_validator("input", "output")
     @classmethod
@@ -118,5 +126,4 @@ class ScoreJobConfig(StrictModel):
 
 def load_score_config(path: str | Path | None, overrides: dict | None = None) -> ScoreJobConfig:
     """Load a YAML config, apply flag overrides (nested dicts merge), then validate once."""
-    data = upgrade_score_config(read_yaml(path))
-    return ScoreJobConfig.model_validate(deep_merge(data, overrides or {}))
+    return ScoreJobConfig.model_validate(deep_merge(read_yaml(path), overrides or {}))

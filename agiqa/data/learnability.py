@@ -101,7 +101,7 @@ def render_row(i: int, seed: int, size: int = 96) -> tuple[dict, dict]:
     """(row, facts): the row as `make_row` gives it, and what was drawn and done to its image.
 
     The facts (shown count/colour/shape/background, degradation levels, glitch count, as class
-    indices) are what a pretrained vision encoder perceives; `agiqa/testing/vision_pretrain.py`
+    indices) are what a pretrained vision encoder perceives; `agiqa/demo_models/vision_pretrain.py`
     uses them to give the tiny model's random vision tower such a pretraining.
     """
     import numpy as np

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from agiqa.aspects import ASPECTS
+from agiqa.resources import Resources
 from agiqa.schema import StrictModel
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from agiqa.aspects import ScoreSpec
-    from agiqa.resources import Resources
 
 
 @dataclass
@@ -38,6 +38,7 @@ class ScoringMethod(Protocol):
     name: str
     aspects: tuple[str, ...]
     spec: ScoreSpec
+    #: The method's declared default per actor; the job's `resources.<stage>` overrides it.
     resources: Resources
     #: Aspects that judge the generation prompt: a row without a prompt gets them null, the rest scored.
     prompt_aspects: tuple[str, ...]
@@ -78,6 +79,9 @@ class ScoringMethod(Protocol):
 class MethodBase:
     """The optional members of `ScoringMethod`, declared once with their defaults (subclass and override)."""
 
+    #: What one actor needs, declared by the method (a class attribute); a job's `resources.<stage>` overrides
+    #: it (`agiqa.workflows.score` sets the result here, so the method sees what its actors get).
+    resources: Resources = Resources(num_gpus=0.0, num_cpus=1.0)
     input_columns: tuple[str, ...] = ()
     preprocess: Callable[[Any], Any] | None = None
 
@@ -111,10 +115,18 @@ class MethodConfig(StrictModel):
     #: Aspects this method can score.
     supported_aspects: ClassVar[tuple[str, ...]] = ASPECTS
     #: `agiqa score` flags this method takes: flag name (its argparse dest) -> dotted field path in this
-    #: config. A flag given for a method that does not list it is refused, never silently ignored.
+    #: config. The flag's type, choices and help come from that field (`agiqa.commands.method_flags`); a bool
+    #: field that defaults to True becomes `--no-<flag>`. A flag given for a method that does not list it is
+    #: refused, never silently ignored.
     cli_flags: ClassVar[dict[str, str]] = {}
     #: Top-level modules the method needs at run time (checked before any work; see `agiqa.extras`).
     requires_modules: ClassVar[tuple[str, ...]] = ()
+    #: `agiqa train-head --method NAME` runs this "module:function" with the parsed arguments (returns the exit
+    #: code); None: the method has no heads to train there.
+    train_entry: ClassVar[str | None] = None
+    #: `agiqa make-tiny-model --method NAME` runs this "module:function" with the parsed arguments (returns the
+    #: line to print); None: no tiny model for it.
+    tiny_model_entry: ClassVar[str | None] = None
 
     name: str
 

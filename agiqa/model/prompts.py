@@ -121,6 +121,17 @@ def get_prompt_set(name: str) -> PromptSet:
         raise ValueError(f"unknown prompt set {name!r}{extra}; choose from {', '.join(PROMPT_SETS)}") from None
 
 
+def aspects_and_prompts(aspects: str, prompt_set: str) -> tuple[tuple[str, ...], PromptSet]:
+    """A `--aspects a,b` list checked and a prompt set looked up, or a UserError naming the bad one."""
+    from agiqa.aspects import check_aspects
+    from agiqa.errors import UserError
+
+    try:
+        return check_aspects([a.strip() for a in aspects.split(",") if a.strip()]), get_prompt_set(prompt_set)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def describe_messages(first_turn: str) -> list[dict]:
     """Chat messages for round 1 (generation follows: the caller adds the generation prompt)."""
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": first_turn}]}]

@@ -57,7 +57,9 @@ class ScoreStage:
 
     def __init__(self, method: ScoringMethod, columns: ColumnsConfig | None = None,
                  limits: ImageLimits | None = None, resources: Resources | None = None, keep_image: bool = False,
-                 source: ImageSource | None = None, synthesise_ids: bool = True):
+                 source: ImageSource | None = None, synthesise_ids: bool = True, name: str = "score"):
+        #: The job's stage this is ("score", or a cascade's "prefilter"): its pool, progress and identity name it.
+        self.name = name
         self.method = method
         #: An input without the id column gets `<shard>#<row>` ids (see `stages.added_columns`).
         self.synthesise_ids = synthesise_ids

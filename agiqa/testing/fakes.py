@@ -40,7 +40,6 @@ class FakeConfig(MethodConfig):
     setup_death_log: str | None = None
     weights: str | None = None  # a file whose content digest is the method's identity (retrain = rewrite)
     teardown_log: str | None = None  # each teardown appends its process id here (seen across processes)
-    num_gpus: float = 0.0
     shift: float = 0.0  # added to every score (a cascade test tells a prefilter's scores from the main method's)
     #: (lo, hi) seconds: `score` becomes a coroutine that waits a per-batch time in [lo, hi], chosen from the
     #: batch's prompts (deterministic, so batches finish out of order the same way in every run), as an
@@ -55,6 +54,7 @@ class FakeConfig(MethodConfig):
 
 class FakeMethod(MethodBase):
     name = "fake"
+    resources = Resources(num_gpus=0.0, num_cpus=1.0)
     prompt_aspects = ("correspondence",)
 
     def __init__(self, cfg: FakeConfig | None = None, aspects: tuple[str, ...] = ASPECTS):
@@ -66,7 +66,6 @@ class FakeMethod(MethodBase):
             from dataclasses import replace
 
             self.spec = replace(self.spec, higher_is_better=False)
-        self.resources = Resources(num_gpus=self.cfg.num_gpus, num_cpus=1.0)
         self.setups = self.teardowns = self.calls = 0
 
     def identity(self) -> dict:

@@ -1,1 +1,3 @@
-"""Datasets, procedural learnability data, metrics, and (later) training of adapters and heads."""
+"""Training of the describer's adapters (`distill`) and of the heads (`head_trainer`, `clip_trainer`), with
+their inputs (`rows`, `inputs`, `features`, `datasets`) and each method's `agiqa train-head` run
+(`m3_train_head`, `clip_train_head`: the methods' `train_entry`)."""

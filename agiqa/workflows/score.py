@@ -36,8 +36,8 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     here = cfg.runner.kind == "local" or not (cfg.runner.address or os.environ.get("RAY_ADDRESS"))
     cfg.method.check(aspects, on_this_machine=here)
     method = cfg.method.build(aspects)
-    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources.override(**cfg.stage_resources("score")),
-                       source=ImageSource(cfg.storage))
+    method.resources = method.resources.override(**cfg.stage_resources("score"))  # the method's default, overridden
+    stage = ScoreStage(method, cfg.columns, cfg.images, method.resources, source=ImageSource(cfg.storage))
     steps = [Pass(stage, cfg.input, cfg.output)] if cfg.prefilter is None else _cascade(cfg, stage, here)
     steps.append(duplicate_ids_step(cfg.output, cfg.columns.id))  # ids synthesised where missing: always there
     return ShardJob(
@@ -63,10 +63,9 @@ def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:
     require("score", p.method.requires_modules, f"prefiltering with {p.method.name!r}")
     p.method.check(cheap_aspects, on_this_machine=here)
     cheap = p.method.build(cheap_aspects)
-    cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images,
-                             cheap.resources.override(**cfg.stage_resources("prefilter")),
-                             source=ImageSource(cfg.storage))
-    cheap_stage.name = "prefilter"
+    cheap.resources = cheap.resources.override(**cfg.stage_resources("prefilter"))
+    cheap_stage = ScoreStage(cheap, cfg.columns, cfg.images, cheap.resources, source=ImageSource(cfg.storage),
+                             name="prefilter")
     cheap_out = state_uri(cfg.output, PREFILTER_DIR)
     cheap_hash = identity_hash(cheap_stage.identity())
     id_column = cfg.columns.id

@@ -106,3 +106,58 @@ def test_a_retired_engine_setting_is_dropped_with_a_warning(caplog):
     cfg = EngineConfig(model="m", generate_memory_fraction=0.6)
     assert "generate_memory_fraction" not in cfg.model_dump()
     assert "generate_memory_fraction" in caplog.text
+
+
+def test_old_spelling_through_the_cli_is_translated_once_with_flags_winning(tmp_path, caplog):
+    from pathlib import Path
+
+    from agiqa.cli import build_parser
+    from agiqa.commands.score import load_job_config
+
+    p = tmp_path / "old.yaml"
+    p.write_text("input: a\noutput: b\nengine: {model: m, batch_size: 4, heads: h}\nray: {runner: ray, num_gpus_per_actor: 0.5}\n")
+    argv = ["score", "--config", str(p), "--batch-size", "16", "--runner", "local", "--no-describe"]
+    with caplog.at_level("WARNING", logger="agiqa.config.legacy"):
+        cfg = load_job_config(build_parser(argv).parse_args(argv))
+    assert (cfg.method.name, cfg.method.heads, cfg.method.engine.model) == ("m3-agiqa", "h", "m")
+    assert cfg.method.engine.batch_size == 16 and cfg.method.describe is False and cfg.runner.kind == "local"
+    assert cfg.resources["score"].num_gpus == 0.5
+    assert caplog.text.count("is now `method:") == 1 and caplog.text.count("is now `runner:") == 1
+    # the translation has one home: the score job config's validator, which every entry goes through
+    root = Path(__file__).resolve().parents[2] / "agiqa"
+    callers = sorted(str(f.relative_to(root)) for f in root.rglob("*.py")
+                     if "upgrade_score_config(" in f.read_text() and f.name != "legacy.py")
+    assert callers == ["config/score_job.py"]
+    assert (root / "config" / "score_job.py").read_text().count("upgrade_score_config(") == 1
+
+
+def test_resources_are_said_in_resources_and_an_old_method_field_moves_there(tmp_path, caplog):
+    """CLIP's config no longer holds num_gpus/num_cpus: the method declares its default (one attribute), the job's
+    `resources.<stage>` overrides it, and a YAML written for the old fields keeps working, with a warning."""
+    from agiqa.methods.clip.config import ClipAgiqaConfig
+    from agiqa.methods.clip.method import ClipAgiqaMethod
+
+    assert "num_gpus" not in ClipAgiqaConfig.model_fields and "num_cpus" not in ClipAgiqaConfig.model_fields
+    assert (ClipAgiqaMethod.resources.num_gpus, ClipAgiqaMethod.resources.num_cpus) == (0.25, 1.0)
+    p = tmp_path / "old-clip.yaml"
+    p.write_text("input: a\noutput: b\nmethod: {name: clip-agiqa, model: c, num_gpus: 0.5, num_cpus: 2}\n"
+                 "prefilter: {method: {name: clip-agiqa, model: c, num_gpus: 0.1}, thresholds: {quality: 1}}\n"
+                 "resources: {score: {num_cpus: 4}}\n")
+    with caplog.at_level("WARNING", logger="agiqa.config.legacy"):
+        cfg = load_config(p)
+    assert cfg.resources["score"].num_gpus == 0.5 and cfg.resources["score"].num_cpus == 4  # the new spelling wins
+    assert cfg.resources["prefilter"].num_gpus == 0.1
+    assert "`method.num_gpus`, `method.num_cpus` is now `resources: {score:" in caplog.text
+    assert "`prefilter.method.num_gpus` is now `resources: {prefilter:" in caplog.text
+
+
+def test_the_method_sees_the_resources_its_actors_get(tmp_path):
+    import agiqa.testing.fakes  # noqa: F401  (method "fake")
+    from agiqa.workflows.score import build_score_job
+    from tests.fixtures.shards import write_shard
+
+    write_shard(tmp_path / "in" / "s.parquet", [1, 2])
+    cfg = JobConfig(input=str(tmp_path / "in"), output=str(tmp_path / "out"), method={"name": "fake"},
+                    runner={"kind": "local"}, resources={"score": {"num_cpus": 3, "num_gpus": 0}})
+    stage = build_score_job(cfg).passes[0].stage
+    assert stage.resources.num_cpus == 3 and stage.method.resources == stage.resources

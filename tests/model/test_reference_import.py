@@ -141,7 +141,7 @@ def test_cli_imports_onto_the_released_minicpmv_layout_and_records_the_inputs(re
     import json
 
     from agiqa.cli import main
-    from agiqa.testing.tiny_minicpmv import build_tiny_minicpmv
+    from agiqa.demo_models.tiny_minicpmv import build_tiny_minicpmv
 
     *_, state = reference
     model = build_tiny_minicpmv(tmp_path / "m", hidden_size=128, with_adapters=False)

@@ -59,7 +59,11 @@ def test_a_method_failing_every_row_fails_the_batch():
 
 
 def test_keep_image_keeps_the_column_and_resources_default_to_the_methods():
-    stage = ScoreStage(FakeMethod(FakeConfig(num_gpus=0.25)), keep_image=True)
+    from agiqa.resources import Resources
+
+    method = FakeMethod()
+    method.resources = Resources(num_gpus=0.25)
+    stage = ScoreStage(method, keep_image=True)
     assert stage.drop_columns == () and stage.resources.num_gpus == 0.25
     assert ScoreStage(FakeMethod()).drop_columns == ("image",)
 
@@ -76,3 +80,10 @@ def test_a_bounded_method_returning_scores_off_its_range_fails_its_rows_with_the
     out = run_sync(stage.process(stage.prepare(batch(["a"])))).to_pydict()
     assert out["status"] == ["error"] and out["quality_score"] == [None]
     assert "outside its declared range [0, 5]" in out["error"][0]
+
+
+def test_the_stage_is_named_at_construction_and_the_name_is_in_its_identity():
+    """A cascade's cheap pass is a `ScoreStage` named "prefilter" when built, not renamed afterwards."""
+    stage = ScoreStage(FakeMethod(), name="prefilter")
+    assert stage.name == "prefilter" and stage.identity()["stage"] == "prefilter"
+    assert ScoreStage(FakeMethod()).name == "score"

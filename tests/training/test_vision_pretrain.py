@@ -8,7 +8,7 @@ import json
 def test_dct_basis_rows_are_orthonormal_per_colour_channel():
     import torch
 
-    from agiqa.testing.vision_pretrain import dct_patch_basis
+    from agiqa.demo_models.vision_pretrain import dct_patch_basis
 
     basis = dct_patch_basis(64, 14)
     assert basis.shape == (64, 3, 2, 14, 14)
@@ -23,7 +23,7 @@ def test_make_tiny_model_pretrains_the_vision_tower_and_saves_it(tmp_path):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     out = build_tiny_model(tmp_path / "m", with_adapters=False,
                            pretrain_vision={"rows": 600, "epochs": 4, "batch_size": 32, "test_rows": 200, "log": lambda _m: None})
@@ -45,8 +45,8 @@ def test_tiny_clip_pretraining_learns_captions_and_facts_and_is_what_the_folder_
     beat chance after a short run, and the folder's image features are the trained model's."""
     import torch
 
+    from agiqa.demo_models.tiny_clip import build_tiny_clip
     from agiqa.model.clip.backbone import ClipBackbone
-    from agiqa.testing.tiny_clip import build_tiny_clip
 
     out = build_tiny_clip(tmp_path / "c", with_heads=False,
                           pretrain={"rows": 400, "epochs": 5, "batch_size": 32, "test_rows": 150, "log": lambda _m: None})

@@ -19,6 +19,8 @@ class ClipAgiqaConfig(MethodConfig):
     cli_flags: ClassVar[dict[str, str]] = {"model": "model", "heads": "heads", "batch_size": "batch_size",
                                            "device": "device"}
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "safetensors")
+    train_entry: ClassVar[str | None] = "agiqa.training.clip_train_head:run"
+    tiny_model_entry: ClassVar[str | None] = "agiqa.demo_models.tiny_entries:clip"
     model: str = Field(..., description="CLIP folder in the released layout (e.g. clip-vit-base-patch16), or "
                                         "one from `agiqa make-tiny-model --method clip-agiqa`.")
     heads: str | None = Field(None, description="Folder with one CLIP-AGIQA head per aspect (<dir>/<aspect>/). "
@@ -27,11 +29,9 @@ class ClipAgiqaConfig(MethodConfig):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto", description="The backbone's dtype: 'auto' is float16 on GPU (the paper's), float32 on CPU.")
     batch_size: int = Field(256, ge=1, description="Images per CLIP forward (rows arrive in read batches).")
-    num_gpus: float = Field(0.25, ge=0, description="GPU share per actor on GPU clusters (fractions allowed: "
-                                                    "several cheap scorers per GPU).")
-    num_cpus: float = Field(1.0, gt=0, description="CPUs per actor (image decoding is the CPU floor).")
     cpu_threads: int | None = Field(
-        None, ge=1, description="torch threads for CLIP's forwards on CPU; default half of num_cpus (at least 1), "
+        None, ge=1, description="torch threads for CLIP's forwards on CPU; default half of the actor's CPUs "
+                                "(`resources.<stage>.num_cpus`, at least 1), "
                                 "beside the stage's prepare pool (decode + preprocess, `runner.prepare_workers`: the "
                                 "actor's CPUs by default). More threads than free cores made the forwards 4-8x slower "
                                 "on 2 busy cores (measured).")

@@ -31,6 +31,8 @@ from agiqa.resources import Resources
 
 class ClipAgiqaMethod(MethodBase):
     name = "clip-agiqa"
+    #: A quarter GPU per actor on GPU clusters (four cheap scorers share one); one CPU (decoding is the CPU floor).
+    resources = Resources(num_gpus=0.25, num_cpus=1.0)
 
     def __init__(self, cfg, aspects: tuple[str, ...]):
         from agiqa.model.clip.head import CONFIG_NAME
@@ -39,7 +41,6 @@ class ClipAgiqaMethod(MethodBase):
         self.aspects = tuple(aspects)
         #: 0-5; bounded when clamped (the default), else only the nominal scale of the rating words.
         self.spec = MOS_SPEC if cfg.clamp else MOS_SPEC.unbounded()
-        self.resources = Resources(num_gpus=cfg.num_gpus, num_cpus=cfg.num_cpus)
         uses_prompt = {}
         for a in self.aspects:
             path = Path(cfg.heads_dir) / a / CONFIG_NAME
@@ -71,7 +72,7 @@ class ClipAgiqaMethod(MethodBase):
         else:
             dtype = getattr(torch, self.cfg.dtype)
         if device == "cpu":  # oversubscribed OpenMP threads spin against the prepare pool (config.cpu_threads)
-            torch.set_num_threads(self.cfg.cpu_threads or max(1, int(self.cfg.num_cpus) // 2))
+            torch.set_num_threads(self.cfg.cpu_threads or max(1, int(self.resources.num_cpus) // 2))
         self.backbone = ClipBackbone(self.cfg.model, device=device, dtype=dtype)
         with torch.no_grad():
             for a in self.aspects:

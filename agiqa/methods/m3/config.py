@@ -23,6 +23,8 @@ class M3Config(MethodConfig):
         "max_length": "engine.max_length", "device": "engine.device", "heads": "heads",
         "prompt_set": "prompt_set", "describe": "describe", "descriptions_from": "descriptions_from"}
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "xlstm", "safetensors")
+    train_entry: ClassVar[str | None] = "agiqa.training.m3_train_head:run"
+    tiny_model_entry: ClassVar[str | None] = "agiqa.demo_models.tiny_entries:m3"
     engine: EngineConfig = Field(..., description="The MLLM with its per-aspect LoRA adapters (hf or vLLM).")
     heads: str | None = Field(
         None, description="Folder with one M3 head per aspect (<dir>/<aspect>/). Default: <engine.model>/heads."

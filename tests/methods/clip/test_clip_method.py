@@ -145,3 +145,20 @@ def test_on_a_gpu_the_streamed_job_gives_the_cpus_scores(tiny_clip_dir, small_sh
         for a in ("quality", "correspondence", "authenticity"):
             assert gpu.column(f"{a}_score").to_pylist() == pytest.approx(cpu.column(f"{a}_score").to_pylist(),
                                                                          abs=1e-3)
+
+
+def test_cpu_threads_default_to_half_the_cpus_the_job_gives_the_actor(tiny_clip_dir, tmp_path):
+    """The actor's CPUs come from `resources.score.num_cpus` (the method's default otherwise), not a CLIP field."""
+    from agiqa.workflows.score import build_score_job
+
+    write_shard(tmp_path / "in" / "s.parquet", [1, 2])
+    cfg = clip_config(tiny_clip_dir, tmp_path / "in", tmp_path / "out", device="cpu")
+    cfg.resources = {"score": {"num_cpus": 6}}
+    method = build_score_job(cfg).passes[0].stage.method
+    before = torch.get_num_threads()
+    try:
+        method.setup()
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+        method.teardown()

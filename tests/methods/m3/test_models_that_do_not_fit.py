@@ -51,7 +51,7 @@ def test_minicpmv_adapters_on_a_qwen2vl_base_are_refused(tiny_model_dir, tiny_mi
 
 
 def test_adapters_of_a_wider_model_are_refused_naming_the_widths(tiny_model_dir, tmp_path):
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     wide = build_tiny_model(tmp_path / "wide", seed=1, text_config={"hidden_size": 192})
     d = _model_copy(tiny_model_dir, tmp_path)

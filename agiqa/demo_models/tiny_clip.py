@@ -31,8 +31,8 @@ def train_clip_tokenizer(vocab_size: int = 768, seed: int = 0):
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import CLIPTokenizer
 
+    from agiqa.demo_models.tokenizer import _WORDS
     from agiqa.model.clip.prompt_learner import CATEGORIES
-    from agiqa.testing.tokenizer import _WORDS
 
     rng = random.Random(seed)
     words = list(_WORDS) + list(CATEGORIES) + ["x"]
@@ -80,7 +80,7 @@ def build_tiny_clip(out: str | Path, seed: int = 0, projection_dim: int = 32, te
     processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     info = {"kind": "tiny-clip", "method": "clip-agiqa", "seed": seed, "random_weights": pretrain is None}
     if pretrain is not None:
-        from agiqa.testing.clip_pretrain import pretrain_tiny_clip
+        from agiqa.demo_models.clip_pretrain import pretrain_tiny_clip
 
         info["pretraining"] = pretrain_tiny_clip(model, processor, tok, **pretrain)
     model.to(getattr(torch, save_dtype)).save_pretrained(out)

@@ -24,7 +24,7 @@ def build_tiny_qwen25_vl(out: str | Path, seed: int = 0) -> Path:
         Qwen2VLConfig,
     )
 
-    from agiqa.testing.tiny_model import build_tiny_model
+    from agiqa.demo_models.tiny_model import build_tiny_model
 
     out = Path(out)
     build_tiny_model(out, seed=seed, with_adapters=False)  # tokenizer, processor, generation config

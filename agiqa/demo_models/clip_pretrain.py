@@ -26,7 +26,7 @@ import io
 import math
 import time
 
-from agiqa.testing.vision_pretrain import HARD_FACT_WEIGHT, dct_patch_basis
+from agiqa.demo_models.vision_pretrain import HARD_FACT_WEIGHT, dct_patch_basis
 
 
 def _init_for_pretraining(vision, sample_pixels) -> None:

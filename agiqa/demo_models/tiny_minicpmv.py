@@ -47,11 +47,11 @@ def build_tiny_minicpmv(out: str | Path, seed: int = 0, query_num: int = 16, hid
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
 
+    from agiqa.demo_models.tokenizer import train_tokenizer
     from agiqa.engines.minicpmv.model import MiniCPMV25
     from agiqa.model.head import M3Head
     from agiqa.model.head_config import M3HeadConfig
     from agiqa.model.prompts import PROMPT_SETS
-    from agiqa.testing.tokenizer import train_tokenizer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

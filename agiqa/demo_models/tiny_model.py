@@ -46,7 +46,7 @@ def build_tiny_model(
     build a random-weight model of a real size (e.g. Qwen2-VL-2B's) through the same code.
     `pretrain_vision` (keyword arguments of `pretrain_vision_tower`, `{}` for its defaults) gives
     the vision tower a short pretraining on procedural images, as a real checkpoint's tower has
-    had (agiqa/testing/vision_pretrain.py); the language model stays random either way.
+    had (agiqa/demo_models/vision_pretrain.py); the language model stays random either way.
     """
     import torch
     from peft import LoraConfig, get_peft_model
@@ -59,10 +59,10 @@ def build_tiny_model(
         Qwen2VLVideoProcessor,
     )
 
+    from agiqa.demo_models.tokenizer import QWEN2VL_CHAT_TEMPLATE, train_tokenizer
     from agiqa.model.head import M3Head
     from agiqa.model.head_config import M3HeadConfig
     from agiqa.model.prompts import PROMPT_SETS
-    from agiqa.testing.tokenizer import QWEN2VL_CHAT_TEMPLATE, train_tokenizer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def build_tiny_model(
                                  video_processor=Qwen2VLVideoProcessor(), chat_template=QWEN2VL_CHAT_TEMPLATE)
     vision_report = None
     if pretrain_vision is not None:
-        from agiqa.testing.vision_pretrain import pretrain_vision_tower
+        from agiqa.demo_models.vision_pretrain import pretrain_vision_tower
 
         model.float()
         vision_report = pretrain_vision_tower(model, processor, **pretrain_vision)
