@@ -39,6 +39,15 @@ class RunnerConfig(StrictModel):
                                                          "step, for the other ranks to commit their shards of the "
                                                          "passes before it (then a one-line error).")
 
+    def settings(self):
+        """What the runner takes (`agiqa.runner.job.RunSettings`): every field but none copied by hand."""
+        from agiqa.runner.job import RunSettings
+
+        return RunSettings(**{k: getattr(self, k) for k in RunSettings.__dataclass_fields__ if k in type(self).model_fields})
+
+    actor_start_timeout_s: float = Field(1800.0, gt=0, description="Ray: how long a pass's actors may take to start "
+                                                                 "(the model's load included) before the job stops.")
+
     @model_validator(mode="after")
     def _rank_in_world(self) -> RunnerConfig:
         if self.rank >= self.world_size:

@@ -40,6 +40,8 @@ class Pass:
     side_input: str | None = None
     #: True once the stage was built from reduce results: part of its identity is derived, not chosen.
     from_reduce: bool = False
+    #: Rows per read batch for this pass (None: the job's `read_batch_rows`; a stage may set its own).
+    read_batch_rows: int | None = None
 
     def resolved(self, results: dict[str, dict]) -> Pass | None:
         """This pass with a concrete stage (the factory, if any, called with the reduce results), or
@@ -61,30 +63,54 @@ class Reduce:
     fn: Callable[..., dict]  # (agiqa.runner.reduce.ReduceContext) -> dict
 
 
-@dataclass
-class ShardJob:
-    passes: list[Pass | Reduce]  # steps, in order (the name is kept from when there were only passes)
-    storage: Any = None  # agiqa.storage.config.StorageConfig (None: defaults)
-    runner: Literal["ray", "local"] = "ray"
+@dataclass(frozen=True)
+class RunSettings:
+    """Where and how a job's shards run, as the runner takes them: a user's `runner:` section
+    (`agiqa.config.RunnerConfig.settings()`) turned into plain values, so the runner never reads a
+    user config and every job kind hands its runner settings over in one piece."""
+
+    kind: Literal["ray", "local"] = "ray"
     address: str | None = None
-    read_batch_rows: int = 64
-    overwrite: bool = False
     max_shard_attempts: int = 3
     shards_in_flight_per_actor: int = 2
     max_batches_in_flight: int = 4  # per actor (or local process), across its shards
     prepare_workers: int | None = None  # None: from each stage's resources (`runner.stream.prepare_workers`)
-    progress: bool = True
-    #: How long a pass's actors may take to start (model load included) before the job stops, in one line.
-    actor_start_timeout_s: float = 1800.0
     #: Many drivers over one dataset (`agiqa.runner.ranks`): this one runs the shards of `rank` of
     #: `world_size`, and waits up to `rank_wait_s` before a reduce step for the other ranks' shards.
     rank: int = 0
     world_size: int = 1
     rank_wait_s: float = 3600.0
+    #: How long a pass's actors may take to start (model load included) before the job stops, in one line.
+    actor_start_timeout_s: float = 1800.0
+
+
+@dataclass
+class ShardJob:
+    passes: list[Pass | Reduce]  # steps, in order (the name is kept from when there were only passes)
+    storage: Any = None  # agiqa.storage.config.StorageConfig (None: defaults)
+    #: Where and how shards run; a kind's name ("local", "ray") for the defaults of everything else.
+    runner: RunSettings | str = "ray"
+    read_batch_rows: int = 64
+    overwrite: bool = False
+    progress: bool = True
     #: How stores are opened (a test passes one that injects faults); called on the driver and actors.
     open_store: Callable = field(default=_open_store)
+
+    def __post_init__(self):
+        if isinstance(self.runner, str):
+            self.runner = RunSettings(kind=self.runner)
 
     @property
     def output(self) -> str:
         """Where the job's result and summary go: the last pass's output root."""
         return [p for p in self.passes if isinstance(p, Pass)][-1].output
+
+
+def _forward(name: str) -> property:
+    return property(lambda job: getattr(job.runner, name), doc=f"`runner.{name}` (`RunSettings`).")
+
+
+# The runner reads its settings off the job (`job.max_shard_attempts`): one place holds them.
+for _name in RunSettings.__dataclass_fields__:
+    if _name != "kind":
+        setattr(ShardJob, _name, _forward(_name))

@@ -44,7 +44,7 @@ def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:
 
     job, stage = plan.job, plan.pass_.stage
     progress = Progress(len(plan.todo), enabled=job.progress, what=stage.name)
-    io = ShardIO(stage, plan.pass_.output, plan.in_store, plan.out_store, plan.side_store, job.read_batch_rows,
+    io = ShardIO(stage, plan.pass_.output, plan.in_store, plan.out_store, plan.side_store, plan.pass_.read_batch_rows or job.read_batch_rows,
                  plan.identity, plan.identity_hash, on_rows=progress.add_rows, on_open=progress.shard_opened,
                  max_batches_in_flight=job.max_batches_in_flight,
                  prepare_workers=prepare_workers(stage.resources, job.prepare_workers))

@@ -17,7 +17,7 @@ def run_job(job: ShardJob) -> JobSummary:
     check_access(first.input, job.output, job.storage)  # before the lease writes beside the output
     log_roots("job", first.input, job.output)
     with lease_for(job):
-        if job.runner == "local":
+        if job.runner.kind == "local":
             from agiqa.runner.local import run_local
 
             return run_local(job)

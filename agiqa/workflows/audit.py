@@ -80,10 +80,7 @@ def _job(cfg: AuditJobConfig, roots: list[tuple[str, str, list, list[str]]], spe
 
     steps = [audit_steps(which, root, shards, spec, columns, cfg.output, merged) for which, root, shards, columns in roots]
     r = cfg.runner
-    return ShardJob(passes=[p for p, _ in steps] + [m for _, m in steps], storage=cfg.storage, runner=r.kind,
-                    address=r.address, max_shard_attempts=r.max_shard_attempts,
-                    shards_in_flight_per_actor=r.shards_in_flight_per_actor,
-                    max_batches_in_flight=r.max_batches_in_flight, prepare_workers=r.prepare_workers,
+    return ShardJob(passes=[p for p, _ in steps] + [m for _, m in steps], storage=cfg.storage, runner=r.settings(),
                     progress=cfg.progress)
 
 

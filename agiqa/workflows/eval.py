@@ -96,8 +96,10 @@ def run_eval(scored: str, labels: str | None = None, id_column: str = "id", part
         held["merged"] = m = merge_tables(tables, aspects)
         return {"rows": m.rows, "matched": m.matched, "pairs": {a: len(p) for a, (p, _) in m.pairs.items()}}
 
-    job = ShardJob(passes=[Pass(stage, scored, where), Reduce("eval", merge)], storage=storage, runner=runner,
-                   address=address, progress=progress)
+    from agiqa.runner.job import RunSettings
+
+    job = ShardJob(passes=[Pass(stage, scored, where), Reduce("eval", merge)], storage=storage,
+                   runner=RunSettings(kind=runner, address=address), progress=progress)
     summary = run_job(job)
     m = held["merged"]
     if not m.rows:

@@ -94,7 +94,7 @@ def _planned_sources(score_cfg, columns: list[str]) -> dict[str, Counter]:
     return out
 
 
-def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
+def check_setup(cfg: FilterJobConfig, rules: list[Rule], score_job: ShardJob | None = None) -> FilterSetup:
     """Refuse, in one line before any work, rules on missing or non-numeric columns, rules on a column
     mixing methods without a chosen source, and a `write_rows` without image bytes."""
     import pyarrow as pa
@@ -102,7 +102,7 @@ def check_setup(cfg: FilterJobConfig, rules: list[Rule]) -> FilterSetup:
     if cfg.score is not None:
         from agiqa.workflows.score import build_score_job
 
-        stage = build_score_job(cfg.score).passes[0].stage
+        stage = (score_job or build_score_job(cfg.score)).passes[0].stage
         images = first_schema(cfg.score.input, cfg.storage)
         fields = [f for f in images if f.name not in stage.drop_columns] + list(stage.output_fields())
         columns = {f.name: f.type for f in fields}
@@ -279,21 +279,35 @@ def _stats_step(plan: FilterPlan) -> Reduce:
 
 
 def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
-    """The runner's job for `cfg`; the setup is checked here, before anything runs."""
-    if (cfg.score.runner if cfg.score is not None else cfg.runner).kind == "ray":
+    """The runner's job for `cfg`; the setup is checked here, before anything runs.
+
+    With a score job on the way (`filter --score`), the whole job runs on the filter's own runner
+    (`runner:`, `--runner`, `--rank`): a score YAML's `runner:` is not used (a warning says so when it
+    differs). Each pass reads batches of its own job's `read_batch_rows`."""
+    from dataclasses import replace
+
+    if cfg.runner.kind == "ray":
         from agiqa.extras import require
 
         require("score", ("ray",), "filtering on Ray (or --runner local)")
     rules = parse_rules(cfg.rules)
-    setup = check_setup(cfg, rules)
-    plan = FilterPlan(cfg, setup)
-    steps: list = []
-    batch_rows = cfg.read_batch_rows
+    score_job = None
     if cfg.score is not None:
         from agiqa.workflows.score import build_score_job
 
-        steps += build_score_job(cfg.score).passes
-        batch_rows = cfg.score.read_batch_rows
+        score_job = build_score_job(cfg.score)  # once: its checks and URL peeks are not repeated
+        if cfg.score.runner.settings() != cfg.runner.settings():
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "filter --score: the job runs on the filter's runner (%s); the score config's runner: (%s) is not "
+                "used", cfg.runner.kind, cfg.score.runner.kind)
+    setup = check_setup(cfg, rules, score_job)
+    plan = FilterPlan(cfg, setup)
+    steps: list = []
+    if score_job is not None:
+        steps += [replace(p, read_batch_rows=cfg.score.read_batch_rows) if isinstance(p, Pass) else p
+                  for p in score_job.passes]
     steps += plan.cutoff_passes()
     side = cfg.images if cfg.write_rows and not setup.image_in_input else None
     steps.append(Pass(plan.stage, cfg.input, cfg.output, side_input=side))
@@ -302,14 +316,8 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
         from agiqa.workflows.ids import duplicate_ids_step
 
         steps.append(duplicate_ids_step(cfg.input, cfg.id_column))
-    runner = cfg.score.runner if cfg.score is not None else cfg.runner
-    ranks = cfg.runner if cfg.runner.world_size > 1 else runner  # --rank/--world-size of `filter --score` too
-    return ShardJob(passes=steps, storage=cfg.storage, runner=runner.kind, address=runner.address,
-                    read_batch_rows=batch_rows, overwrite=cfg.overwrite, max_shard_attempts=runner.max_shard_attempts,
-                    shards_in_flight_per_actor=runner.shards_in_flight_per_actor,
-                    max_batches_in_flight=runner.max_batches_in_flight, prepare_workers=runner.prepare_workers,
-                    progress=cfg.progress, rank=ranks.rank, world_size=ranks.world_size,
-                    rank_wait_s=ranks.rank_wait_s, **job_options)
+    return ShardJob(passes=steps, storage=cfg.storage, runner=cfg.runner.settings(), read_batch_rows=cfg.read_batch_rows,
+                    overwrite=cfg.overwrite, progress=cfg.progress, **job_options)
 
 
 def dry_run(cfg: FilterJobConfig, **job_options) -> dict:

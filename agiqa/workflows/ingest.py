@@ -28,9 +28,11 @@ def build_ingest_job(cfg: IngestConfig, open_store=None):
                         actors=cfg.workers if cfg.runner == "ray" else 1, open_store=open_store)
     steps = [Reduce("ingest_plan", planner), Pass(stage, worklist_root(cfg.output), cfg.output),
              duplicate_ids_step(cfg.output, "id", shards=planner.committed_rels)]
-    job = ShardJob(passes=steps, storage=cfg.storage, runner=cfg.runner, address=cfg.address,
-                   overwrite=cfg.overwrite, max_shard_attempts=cfg.max_shard_attempts,
-                   prepare_workers=cfg.workers if cfg.runner == "local" else 1, progress=False,
+    from agiqa.runner.job import RunSettings
+
+    job = ShardJob(passes=steps, storage=cfg.storage, overwrite=cfg.overwrite, progress=False,
+                   runner=RunSettings(kind=cfg.runner, address=cfg.address, max_shard_attempts=cfg.max_shard_attempts,
+                                      prepare_workers=cfg.workers if cfg.runner == "local" else 1),
                    **({"open_store": open_store} if open_store else {}))
     return job, planner, stage
 

@@ -40,14 +40,8 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     stage = ScoreStage(method, cfg.columns, cfg.images, method.resources, source=ImageSource(cfg.storage))
     steps = [Pass(stage, cfg.input, cfg.output)] if cfg.prefilter is None else _cascade(cfg, stage, here)
     steps.append(duplicate_ids_step(cfg.output, cfg.columns.id))  # ids synthesised where missing: always there
-    return ShardJob(
-        passes=steps, storage=cfg.storage, runner=cfg.runner.kind,
-        address=cfg.runner.address, read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite,
-        max_shard_attempts=cfg.runner.max_shard_attempts,
-        shards_in_flight_per_actor=cfg.runner.shards_in_flight_per_actor,
-        max_batches_in_flight=cfg.runner.max_batches_in_flight, prepare_workers=cfg.runner.prepare_workers,
-        progress=cfg.progress, rank=cfg.runner.rank, world_size=cfg.runner.world_size,
-        rank_wait_s=cfg.runner.rank_wait_s, **job_options)
+    return ShardJob(passes=steps, storage=cfg.storage, runner=cfg.runner.settings(),
+                    read_batch_rows=cfg.read_batch_rows, overwrite=cfg.overwrite, progress=cfg.progress, **job_options)
 
 
 def _cascade(cfg: ScoreJobConfig, main_stage, here: bool) -> list:

@@ -287,3 +287,20 @@ def test_each_manifest_counts_its_drops_by_reason_so_stats_read_no_rows(scored):
         rel = str(m.relative_to(state(tmp / "out") / "manifests"))[: -len(".manifest.json")]
         drops = Counter(pq.read_table(tmp / "out" / "drop" / rel).column("reason").to_pylist())
         assert json.loads(m.read_text())["counts"].get("reason", {}) == dict(drops)  # an empty shard: none
+
+
+def test_filter_with_score_runs_on_the_filters_runner_and_each_pass_reads_its_own_batches(small_shards, tmp_path,
+                                                                                            caplog):
+    from agiqa.config.filter_job import FilterJobConfig
+    from agiqa.runner.job import Pass
+    from agiqa.workflows.filter import build_filter_job
+    from tests.runner.helpers import fake_config
+
+    score = fake_config(small_shards, tmp_path / "scored", runner="ray", read_batch_rows=3).model_dump()
+    cfg = FilterJobConfig(output=str(tmp_path / "out"), rules=["top_fraction quality_score=0.25"], score=score,
+                          runner={"kind": "local", "max_shard_attempts": 5}, read_batch_rows=7, progress=False)
+    job = build_filter_job(cfg)
+    assert job.runner.kind == "local" and job.max_shard_attempts == 5 and job.read_batch_rows == 7
+    passes = [p for p in job.passes if isinstance(p, Pass)]
+    assert passes[0].read_batch_rows == 3 and passes[-1].read_batch_rows is None  # score's 3; the filter's 7
+    assert "not used" in caplog.text

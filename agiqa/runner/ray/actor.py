@@ -46,7 +46,8 @@ class StageActor:
         self.rows_done = 0  # rows of written batches, polled by the driver for progress
         self.shards_opened, self.rows_opened = 0, 0  # shards opened and their rows (the driver's ETA)
         self.io = ShardIO(p.stage, p.output, job.open_store(p.input, job.storage),
-                          job.open_store(p.output, job.storage), side_store, job.read_batch_rows, identity, ident_hash,
+                          job.open_store(p.output, job.storage), side_store, p.read_batch_rows or job.read_batch_rows,
+                          identity, ident_hash,
                           on_rows=self._count, on_open=self._opened, max_batches_in_flight=job.max_batches_in_flight,
                           prepare_workers=prepare_workers(p.stage.resources, job.prepare_workers))
         self.streamer = ShardStreamer(self.io)
