@@ -16,7 +16,7 @@ demo: install
 # The whole test suite (what .ci/run calls). No GPU, no network: tiny models, a real local Ray,
 # a real local S3 server (SeaweedFS), vLLM's CPU build.
 test: install
-	@$(PY) -m pytest -q -p no:cacheprovider --timeout=900 tests
+	@$(PY) -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 tests
 
 test-fast: install
 	@$(PY) -m pytest -q -x -m 'not slow' tests/runner tests/config tests/test_layering.py tests/stages tests/methods
