@@ -62,7 +62,7 @@ class Reduce:
 class ShardJob:
     passes: list[Pass | Reduce]  # steps, in order (the name is kept from when there were only passes)
     storage: Any = None  # agiqa.storage.config.StorageConfig (None: defaults)
-    runner: Literal["ray", "local"] = "ray"
+    runner: Literal["ray", "ray-data", "local"] = "ray"
     address: str | None = None
     read_batch_rows: int = 64
     overwrite: bool = False

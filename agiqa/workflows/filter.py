@@ -240,7 +240,7 @@ def _stats_step(plan: FilterPlan) -> Reduce:
 
 def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
     """The runner's job for `cfg`; the setup is checked here, before anything runs."""
-    if (cfg.score.runner if cfg.score is not None else cfg.runner).kind == "ray":
+    if (cfg.score.runner if cfg.score is not None else cfg.runner).kind != "local":
         from agiqa.extras import require
 
         require("score", ("ray",), "filtering on Ray (or --runner local)")
