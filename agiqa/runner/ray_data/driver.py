@@ -37,7 +37,7 @@ from agiqa.storage.names import shown
 log = logging.getLogger(__name__)
 
 #: Why a shard is charged when its task returned no row.
-LOST = "no result from Ray Data (its actor died or its task was lost)"
+LOST = "no result from Ray Data (its actor died, or its task was lost)"
 
 
 def run_on_ray_data(job: ShardJob) -> JobSummary:
