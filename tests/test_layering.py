@@ -145,7 +145,7 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 def test_import_agiqa_is_light():
     code = (
         "import sys, agiqa, agiqa.config, agiqa.cli, agiqa.aspects, agiqa.commands, agiqa.api, agiqa.runner.local, "
-        "agiqa.ingest.job, agiqa.ingest.tars, agiqa.scorer, agiqa.ray_data; "
+        "agiqa.ingest.job, agiqa.ingest.tars, agiqa.scorer, agiqa.ray_data, agiqa.ray_data_udf, agiqa.runner.ray_data; "
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,5 +1,5 @@
-"""`agiqa.Scorer` in-process (the docs' notebook example, run as written) and `agiqa.ray_data.Scorer`
-on a local Ray: both equal to `agiqa score`'s output for the same rows."""
+"""`agiqa.Scorer` in-process (the docs' notebook example, run as written) and
+`agiqa.ray_data_udf.ScoreBatches` on a local Ray: both equal to `agiqa score`'s output for the same rows."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_light_refusals_are_one_line_config_errors():
 def test_ray_data_map_batches_equals_the_job(ray_local, tmp_path):
     import ray.data
 
-    import agiqa.ray_data
+    from agiqa.ray_data_udf import ScoreBatches
 
     for k in range(2):
         write_shard(tmp_path / "in" / f"s{k}.parquet", [f"{k}-{i}" for i in range(6)],
@@ -91,10 +91,20 @@ def test_ray_data_map_batches_equals_the_job(ray_local, tmp_path):
            "runner": {"kind": "local"}, "progress": False})
     job = _job_rows(tmp_path / "out")
     ds = ray.data.read_parquet(str(tmp_path / "in"))
-    scored = ds.map_batches(agiqa.ray_data.Scorer, batch_format="pyarrow", batch_size=4, concurrency=1,
+    scored = ds.map_batches(ScoreBatches, batch_format="pyarrow", batch_size=4, concurrency=1,
                             fn_constructor_kwargs={"method": "fake", "imports": ("agiqa.testing.fakes",)})
     rows = {r["id"]: r for r in scored.take_all()}
     assert set(rows) == set(job)
     for i, r in rows.items():
         assert {k: r[k] for k in job[i]} == job[i]
     assert rows["0-3"]["status"] == "partial"
+
+
+def test_old_ray_data_path_still_gives_the_class_with_a_deprecation_warning():
+    import agiqa.ray_data
+    from agiqa.ray_data_udf import ScoreBatches
+
+    with pytest.warns(DeprecationWarning, match="agiqa.ray_data_udf.ScoreBatches"):
+        assert agiqa.ray_data.Scorer is ScoreBatches
+    with pytest.raises(AttributeError):
+        agiqa.ray_data.Nothing  # noqa: B018

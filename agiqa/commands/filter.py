@@ -43,7 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dry-run", action="store_true", help="Print what each rule would keep; write nothing.")
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Image bytes column (default image).")
-    p.add_argument("--runner", choices=["ray", "local"], help="ray (default) or local (one process).")
+    p.add_argument("--runner", choices=["ray", "ray-data", "local"],
+                   help="ray (default: agiqa's actor pool), ray-data (a Ray Data actor pool) or local (one process).")
     p.add_argument("--address", help="Ray cluster address (default RAY_ADDRESS, else a local Ray).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards.")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (log lines instead).")

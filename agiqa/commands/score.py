@@ -21,7 +21,8 @@ def add_arguments(p) -> None:
     p.add_argument("--id-column", help="Row id column (default id).")
     p.add_argument("--image-column", help="Encoded image bytes column (default image).")
     p.add_argument("--prompt-column", help="Generation prompt column (default prompt).")
-    p.add_argument("--runner", choices=["ray", "local"], help="ray (default) or local (one process).")
+    p.add_argument("--runner", choices=["ray", "ray-data", "local"],
+                   help="ray (default: agiqa's actor pool), ray-data (a Ray Data actor pool) or local (one process).")
     p.add_argument("--address", help="Ray cluster address (default RAY_ADDRESS, else a local Ray).")
     p.add_argument("--num-actors", type=int, help="Scorer actors (default: one per GPU, 1 without GPUs).")
     p.add_argument("--overwrite", action="store_true", default=None, help="Redo already committed shards (default: skip them).")

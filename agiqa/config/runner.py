@@ -17,9 +17,10 @@ def default_runner_kind() -> str:
 
 
 class RunnerConfig(StrictModel):
-    kind: Literal["ray", "local"] = Field(
+    kind: Literal["ray", "ray-data", "local"] = Field(
         default_factory=default_runner_kind,
-        description="'ray' or 'local' (one process, no Ray). Default: 'ray' where Ray is installed, else 'local'.")
+        description="'ray' (agiqa's actor pool), 'ray-data' (a Ray Data actor pool, one shard per row) or 'local' "
+                    "(one process, no Ray). Default: 'ray' where Ray is installed, else 'local'. docs/ray.md compares them.")
     address: str | None = Field(None, description="Ray cluster address; default RAY_ADDRESS, else a local Ray.")
     shards_in_flight_per_actor: int = Field(2, ge=1, le=64, description="Ray: shards queued per actor.")
     max_shard_attempts: int = Field(3, ge=1, le=100, description="A shard failing this often is reported failed.")

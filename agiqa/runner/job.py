@@ -69,7 +69,7 @@ class RunSettings:
     (`agiqa.config.RunnerConfig.settings()`) turned into plain values, so the runner never reads a
     user config and every job kind hands its runner settings over in one piece."""
 
-    kind: Literal["ray", "local"] = "ray"
+    kind: Literal["ray", "ray-data", "local"] = "ray"
     address: str | None = None
     max_shard_attempts: int = 3
     shards_in_flight_per_actor: int = 2

@@ -1,5 +1,5 @@
-"""`run_job(job)`: run a `ShardJob` on Ray (default) or in this process, holding the lease on its
-output (`runner.lease`: one writer per output), and return its summary."""
+"""`run_job(job)`: run a `ShardJob` on Ray (default: agiqa's actor pool; `ray-data`: Ray Data's) or in this
+process, holding the lease on its output (`runner.lease`: one writer per output), and return its summary."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ def run_job(job: ShardJob) -> JobSummary:
             from agiqa.runner.local import run_local
 
             return run_local(job)
+        if job.runner.kind == "ray-data":
+            from agiqa.runner.ray_data.driver import run_on_ray_data
+
+            return run_on_ray_data(job)
         from agiqa.runner.ray.driver import run_on_ray
 
         return run_on_ray(job)

@@ -286,7 +286,7 @@ def build_filter_job(cfg: FilterJobConfig, **job_options) -> ShardJob:
     differs). Each pass reads batches of its own job's `read_batch_rows`."""
     from dataclasses import replace
 
-    if cfg.runner.kind == "ray":
+    if cfg.runner.kind != "local":
         from agiqa.extras import require
 
         require("score", ("ray",), "filtering on Ray (or --runner local)")

@@ -29,8 +29,9 @@ def build_score_job(cfg: ScoreJobConfig, **job_options) -> ShardJob:
     from agiqa.workflows.inputs import check_input, refuse_url_images
 
     aspects = tuple(cfg.aspects)
-    require("score", (*cfg.method.requires_modules, *(("ray",) if cfg.runner.kind == "ray" else ())),
-            f"scoring with {cfg.method.name!r}" + (" on Ray" if cfg.runner.kind == "ray" else ""))
+    on_ray = cfg.runner.kind != "local"
+    require("score", (*cfg.method.requires_modules, *(("ray",) if on_ray else ())),
+            f"scoring with {cfg.method.name!r}" + (" on Ray" if on_ray else ""))
     check_input(cfg.input, cfg.columns, cfg.storage)
     refuse_url_images(cfg.input, cfg.columns.image, cfg.storage)
     here = cfg.runner.kind == "local" or not (cfg.runner.address or os.environ.get("RAY_ADDRESS"))
