@@ -61,6 +61,9 @@ class Reduce:
 
     name: str
     fn: Callable[..., dict]  # (agiqa.runner.reduce.ReduceContext) -> dict
+    #: A step inside a larger reduce (a cutoff search's level): its result feeds the steps after it and
+    #: is kept in `reduce/NAME.json`, but the summary shows only the results a user reads.
+    internal: bool = False
 
 
 @dataclass(frozen=True)

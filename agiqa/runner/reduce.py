@@ -119,7 +119,8 @@ def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -
     t0 = time.perf_counter()
     result = step.fn(ReduceContext(job, dict(results)))
     results[step.name] = result
-    summary.reduced[step.name] = result
+    if not step.internal:
+        summary.reduced[step.name] = result
     log.info("reduce %s: %s (%.1f s)", step.name, result, time.perf_counter() - t0)
     from agiqa.storage.base import StorageError
 

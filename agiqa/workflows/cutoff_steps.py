@@ -49,7 +49,7 @@ def cutoff_steps(name: str, input_root: str, output_root: str, search: CutoffSea
             hist = merged_histogram(ctx.partials(input_root, out, HistogramStage(s, rows).identity()))
             return s.after_histogram(hist).to_dict()
 
-        steps += [Pass(stage, input_root, out), Reduce(state_key(level), merge)]
+        steps += [Pass(stage, input_root, out), Reduce(state_key(level), merge, internal=True)]
     bucket_out = where("bucket")
 
     def bucket_stage(results):

@@ -105,3 +105,10 @@ def test_a_shard_its_pass_failed_on_fails_the_merge_naming_it(tmp_path):
     (data / "s001.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DataError, match="s001.parquet.*no committed partial"):
         run(cutoff_job(data, tmp_path / "out", 0.5, 10**6))
+
+
+def test_the_summary_shows_the_cutoff_not_the_searchs_levels(tmp_path):
+    data = write_shards(tmp_path / "scored", tied_rows(200), [100, 100])
+    summary = run(cutoff_job(data, tmp_path / "out", 0.5, 10))
+    assert list(summary.reduced) == ["cut"] and "cut-h1" not in summary.table()
+    assert list(tmp_path.rglob("reduce/cut-h1.json"))  # kept beside the job's output, for whoever debugs a search
