@@ -121,7 +121,8 @@ def run_reduce(job: ShardJob, step: Reduce, results: dict[str, dict], summary) -
     results[step.name] = result
     if not step.internal:
         summary.reduced[step.name] = result
-    log.info("reduce %s: %s (%.1f s)", step.name, result, time.perf_counter() - t0)
+    log.log(logging.DEBUG if step.internal else logging.INFO, "reduce %s: %s (%.1f s)", step.name, result,
+            time.perf_counter() - t0)
     from agiqa.storage.base import StorageError
 
     try:
