@@ -25,13 +25,23 @@ def state_files_named(store, output: str, prefix: str, suffix: str = ".json") ->
                       if n.startswith(prefix) and n.endswith(suffix) and os.path.isfile(os.path.join(root, n)))
     bucket, key = split_s3(root)
     want = key.rstrip("/") + "/" + prefix
-    out: list[str] = []
-    try:
+
+    def listing() -> list[str]:  # retried whole within the outage budget, as every S3Store call is
+        out: list[str] = []
         for page in store.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=want):
             for obj in page.get("Contents", []):
                 name = obj["Key"][len(want) - len(prefix):]
                 if "/" not in name and name.endswith(suffix):
                     out.append(f"s3://{bucket}/{obj['Key']}")
+        return out
+
+    try:
+        from agiqa.storage.retry import DEFAULT_BUDGET_S, with_retry
+
+        budget = getattr(getattr(store, "cfg", None), "outage_budget_s", DEFAULT_BUDGET_S)
+        out = with_retry(listing, f"list {root}/{prefix}*", budget)
+    except StorageError:
+        raise
     except Exception as e:
         from agiqa.storage.s3_errors import describe_error
 
