@@ -30,13 +30,13 @@ from agiqa.ingest.formats import (
 from agiqa.ingest.report import Skip
 from agiqa.ingest.shards import IngestPlan, OutputShard, no_input
 from agiqa.ingest.worklist import work_table
+from agiqa.storage.parquet import read_table as read_parquet  # not pq.read_table: see the module
 
 
 def read_table(uri: str, store):
     """A CSV, JSONL/JSON-lines or Parquet table, read whole (a table of prompts, not of images)."""
     import pyarrow.csv as pcsv
     import pyarrow.json as pjson
-    import pyarrow.parquet as pq
 
     lower = uri.lower()
     try:
@@ -45,7 +45,7 @@ def read_table(uri: str, store):
         raise ConfigError(f"--table {uri} does not exist") from None
     try:
         if lower.endswith(".parquet"):
-            return pq.read_table(io.BytesIO(data))
+            return read_parquet(io.BytesIO(data))
         if lower.endswith((".jsonl", ".json", ".ndjson")):
             return pjson.read_json(io.BytesIO(data))
         if lower.endswith((".csv", ".tsv")):

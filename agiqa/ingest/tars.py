@@ -29,6 +29,7 @@ from agiqa.ingest.formats import extra_names
 from agiqa.ingest.report import Skip
 from agiqa.ingest.shards import IngestPlan, OutputShard, no_input, planned
 from agiqa.ingest.worklist import work_table
+from agiqa.storage.parquet import read_table  # not pq.read_table: see the module
 
 IMAGE_EXTS = tuple(s.lstrip(".") for s in IMAGE_SUFFIXES)
 TEXT_EXTS = ("txt", "caption", "text", "prompt")
@@ -64,9 +65,8 @@ def plan_tars(cfg, store) -> IngestPlan:
 def _read_sibling(side, store):
     import io
 
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(store.read_bytes(side.uri)))
+    table = read_table(io.BytesIO(store.read_bytes(side.uri)))
     return table if "key" in table.column_names else None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from agiqa.runner.barrier import wait_for_ranks
 from agiqa.runner.job import Reduce, ShardJob
+from agiqa.storage.parquet import read_table  # not pq.read_table: see the module
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,6 @@ def committed_partials(store, root: str, where: str, shards: list, identity: dic
     """(shard, partial table) for each of `shards` (listed under `root`), in order, as committed under
     `where` for `identity` and the shard as listed now. A shard without one (its pass failed on it) is a
     DataError naming it: a result merged from the other shards only would be wrong, not approximate."""
-    import pyarrow.parquet as pq
 
     from agiqa.errors import DataError
     from agiqa.runner.manifest import identity_hash, is_committed, read_manifest
@@ -91,7 +91,7 @@ def committed_partials(store, root: str, where: str, shards: list, identity: dic
             raise DataError(f"shard {shown(shard.rel)} under {root} has no committed {kind}partial (its pass failed "
                             "on it; see the job summary): the result would be wrong")
         with store.open_read(join(where, shard.rel)) as f:
-            return shard, pq.read_table(f)
+            return shard, read_table(f)
 
     yield from bounded_map(read, shards)
 

@@ -27,6 +27,8 @@ import random
 import re
 from pathlib import Path
 
+from agiqa.storage.parquet import read_table  # not pq.read_table: see the module
+
 FORMATS = ("agiqa3k", "aigciqa2023", "aigiqa20k", "records", "parquet")
 AIGIQA20K_SPLITS = {"train": "info_train.csv", "val": "info_val.csv", "test": "info_test.csv"}
 
@@ -137,14 +139,13 @@ def join_labels(rows: list[dict], labels: list[dict]) -> list[dict]:
 
 
 def load_parquet(path: Path) -> list[dict]:
-    import pyarrow.parquet as pq
 
     files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise DatasetError(f"{path}: no .parquet files")
     rows = []
     for f in files:
-        for i, r in enumerate(pq.read_table(f).to_pylist()):
+        for i, r in enumerate(read_table(f).to_pylist()):
             if "image" not in r or "prompt" not in r:
                 raise DatasetError(f"{f}: needs 'image' and 'prompt' columns")
             img = r.pop("image")

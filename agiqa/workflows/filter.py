@@ -21,6 +21,7 @@ from agiqa.filtering.rules import KeepRule, Rule, TopFractionRule, parse_rules
 from agiqa.filtering.sources import check_sources, other_source_mask
 from agiqa.runner.job import Pass, Reduce, ShardJob
 from agiqa.score_source import prefilter_source, source_column
+from agiqa.storage.parquet import read_table  # not pq.read_table: see the module
 
 STATS_NAME = "stats.json"
 
@@ -65,7 +66,6 @@ def first_schema(root: str, storage):
 def source_counts(root: str, storage, columns: list[str]) -> dict[str, Counter]:
     """Column -> rows per source (`<column>_source`, nulls left out) over every shard under `root`."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from agiqa.storage import open_store
     from agiqa.storage.layout import committed_shards
@@ -74,7 +74,7 @@ def source_counts(root: str, storage, columns: list[str]) -> dict[str, Counter]:
     out: dict[str, Counter] = {c: Counter() for c in columns}
     for shard in committed_shards(store, root):  # the shards the filter reads, never a state root's
         with store.open_read(shard.uri) as f:
-            t = pq.read_table(f, columns=[source_column(c) for c in columns])
+            t = read_table(f, columns=[source_column(c) for c in columns])
         for c in columns:
             for item in pc.value_counts(t.column(source_column(c))).to_pylist():
                 if item["values"] is not None:
@@ -238,7 +238,6 @@ def _stats_step(plan: FilterPlan) -> Reduce:
     cfg = plan.cfg
 
     def fn(ctx) -> dict:
-        import pyarrow.parquet as pq
 
         from agiqa.runner.manifest import identity_hash, read_manifest
         from agiqa.storage.base import ShardInfo
@@ -255,7 +254,7 @@ def _stats_step(plan: FilterPlan) -> Reduce:
             reasons = (m.get("counts") or {}).get("reason")
             if reasons is None:  # committed by an agiqa before manifests counted reasons: read the drops
                 with out_store.open_read(join(join(cfg.output, "drop"), rel)) as f:
-                    reasons = Counter(pq.read_table(f, columns=["reason"]).column("reason").to_pylist())
+                    reasons = Counter(read_table(f, columns=["reason"]).column("reason").to_pylist())
             by = m.get("rows_by_status", {})
             return rel, {"rows_in": m.get("rows_in", 0), "kept": by.get("kept", 0), "dropped": by.get("dropped", 0),
                          "dropped_by_reason": dict(sorted(reasons.items()))}
