@@ -80,8 +80,11 @@ class HiddenStateTap:
                     key = _KEY.match(rid)
                     if key is not None:
                         aspect = rid[len(SCORE_PREFIX):].split(":", 1)[0]
-                        x = hidden[offset : offset + n].float()
-                        if aspect in state["proj"]:
+                        # a copy, never a view: under CUDA graphs `hidden` is a static buffer the next
+                        # step overwrites (the projection's output is already new memory)
+                        projected = aspect in state["proj"]
+                        x = hidden[offset : offset + n].to(torch.float32, copy=not projected)
+                        if projected:
                             x = torch.nn.functional.linear(x, *state["proj"][aspect])
                         start = int(batch.num_computed_tokens_cpu[i])
                         state["chunks"].setdefault(key.group(1), {})[start] = x

@@ -13,8 +13,9 @@ Imported by vLLM through the registry entry that `vllm_plugin.register()` adds, 
 
 from __future__ import annotations
 
+import inspect
 import json
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import torch
@@ -38,6 +39,14 @@ if not torch.backends.cuda.is_built():
     # vLLM's Resampler2_5.forward asks torch.cuda.is_current_stream_capturing(), which raises on CPU-only
     # torch builds ("dummy base class") instead of answering False; with no CUDA there is no capture.
     torch.cuda.is_current_stream_capturing = lambda: False
+
+
+@cache
+def tower_takes_position_ids(tower_cls: type) -> bool:
+    """vLLM 0.32's Idefics2 tower takes `position_ids`; 0.26's does not, and computes them itself as the
+    reference does (`arange(0, 1 - 1e-6, 1 / n)` per image), so there the tower's own ids are the
+    reference's and none are passed. (0.32 divides `i / n`, which moves some patches a bucket.)"""
+    return "position_ids" in inspect.signature(tower_cls.forward).parameters
 
 
 class _Processor:
@@ -106,9 +115,11 @@ class AgiqaMiniCPMV25(MiniCPMV2_5):
             for i, r in enumerate(rows):
                 batch[i, ..., : r.shape[-1]] = r
             whole_rows = torch.ones((n, 1, longest // patch), dtype=torch.bool, device=batch.device)
-            ids = reference_position_ids(longest // patch, self.vpm.embeddings.num_patches_per_side)
-            embedded = self.vpm(batch, patch_attention_mask=whole_rows, tgt_sizes=None,
-                                position_ids=ids.to(batch.device)[None].expand(n, -1))
+            kwargs = {}
+            if tower_takes_position_ids(type(self.vpm)):
+                ids = reference_position_ids(longest // patch, self.vpm.embeddings.num_patches_per_side)
+                kwargs["position_ids"] = ids.to(batch.device)[None].expand(n, -1)
+            embedded = self.vpm(batch, patch_attention_mask=whole_rows, tgt_sizes=None, **kwargs)
             feats.append(self.resampler(embedded, sizes[start : start + n]))
             start += n
         return torch.cat(feats)
