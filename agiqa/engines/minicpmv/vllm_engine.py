@@ -41,16 +41,19 @@ log = logging.getLogger(__name__)
 def eot_tokenizer(model_dir: str | Path) -> str:
     """A tokenizer folder for vLLM: the release's `tokenizer.json` (linked, not copied) as a plain fast
     tokenizer whose eos is `<|eot_id|>`, in agiqa's cache, keyed by the file's path and mtime. The
-    release's `tokenizer_config.json` names a remote class, which is never loaded."""
+    release's `tokenizer_config.json` names a remote class, which is never loaded. The release's
+    `config.json` is linked beside it: vLLM parses a tokenizer folder's model config, and without one it
+    logs two errors and sleeps 2 s at every engine start."""
     from agiqa.paths import cache_dir
 
     src = Path(model_dir).resolve() / "tokenizer.json"
     key = hashlib.sha256(f"{src}:{src.stat().st_mtime_ns}".encode()).hexdigest()[:16]
     out = cache_dir() / "vllm-tokenizers" / key
-    if not (out / "tokenizer_config.json").is_file():  # several actors may get here at once: each step is atomic
-        out.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            (out / "tokenizer.json").symlink_to(src)
+    if not all((out / f).is_file() for f in ("tokenizer_config.json", "config.json")):
+        out.mkdir(parents=True, exist_ok=True)  # several actors may get here at once: each step is atomic
+        for name in ("tokenizer.json", "config.json"):
+            with contextlib.suppress(FileExistsError):
+                (out / name).symlink_to(src.parent / name)
         tmp = out / f"tokenizer_config.json.{os.getpid()}"
         tmp.write_text(json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOT,
                                    "unk_token": "<unk>", "model_max_length": 1_000_000}, indent=2) + "\n")

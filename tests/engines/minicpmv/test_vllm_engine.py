@@ -144,3 +144,17 @@ def test_released_adapters_are_refused_then_served_once_merged(tiny_minicpmv_dir
         v.close()
         h.close()
 
+
+
+def test_the_eot_tokenizer_folder_parses_as_a_model_config_without_retries(tiny_minicpmv_dir, tmp_path, monkeypatch):
+    """vLLM parses a tokenizer folder's config.json; without one it logs two errors and sleeps 2 s per start."""
+    monkeypatch.setenv("AGIQA_CACHE_DIR", str(tmp_path))
+    from vllm.transformers_utils.config import get_config
+
+    from agiqa.engines.minicpmv.vllm_engine import eot_tokenizer
+    from agiqa.engines.minicpmv.vllm_plugin import register
+
+    register()
+    folder = eot_tokenizer(tiny_minicpmv_dir)
+    assert folder.startswith(str(tmp_path))
+    assert get_config(folder, trust_remote_code=False).model_type == "minicpmv"
