@@ -11,6 +11,14 @@ set -u
 OUT=${OUT:-/tmp/agiqa-device-out}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD:${PYTHONPATH:-}
+# agiqa is not pip-installed there, so vLLM's processes would not find its `vllm.general_plugins` entry
+# point (MiniCPM-V 2.5's registration) when vLLM spawns them: a dist-info folder on PYTHONPATH declares it.
+EP=$(mktemp -d)/agiqa_device-0.dist-info
+mkdir -p "$EP"
+printf 'Metadata-Version: 2.1\nName: agiqa-device\nVersion: 0\n' > "$EP/METADATA"
+sed -n '/^\[project.entry-points."vllm.general_plugins"\]/,/^$/p' pyproject.toml | sed -e 's/^\[project.entry-points."\(.*\)"\]/[\1]/' -e 's/"//g' > "$EP/entry_points.txt"
+export PYTHONPATH=$(dirname "$EP"):$PYTHONPATH
+python3 -c "from importlib.metadata import entry_points as e; [p.load() for p in e(group='vllm.general_plugins') if p.name == 'agiqa_minicpmv'] or exit('agiqa entry point not visible'); print('agiqa vLLM plugin entry point loads')"
 nvidia-smi -L
 b() { timeout "$1" python3 -m bench.bench_gpu_engine "${@:2}" 2>&1 | grep -E '^\{|^built|of the floor|Error' | tee -a "$OUT/m3_gpu.jsonl"; }
 # The issue's targets: vLLM at MiniCPM-V-2.5 shape, 512 px, greedy (>= 40% of the floor) ...
