@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import time
 
-from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
-from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, interrupted, one_line, record_plan
+from agiqa.runner.job_loop import run_passes
+from agiqa.runner.plan import PassPlan
+from agiqa.runner.policy import ShardLedger, interrupted, one_line
 from agiqa.runner.progress import Progress
-from agiqa.runner.reduce import passes_of
 from agiqa.runner.shard import ShardIO
 from agiqa.runner.stream import ShardStreamer, prepare_workers
 from agiqa.runner.summary import JobSummary
@@ -26,17 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def run_local(job: ShardJob) -> JobSummary:
-    t0 = time.perf_counter()
-    summary = JobSummary(runner="local")
-    for p in passes_of(job, summary):
-        t_pass = time.perf_counter()  # start-up counts each pass's planning and setup once
-        plan = plan_pass(job, p)
-        record_plan(summary, plan)
-        if plan.todo:
-            _run_pass(plan, summary, t_pass)
-    summary.wall_s = time.perf_counter() - t0
-    finish_job(job, summary)
-    return summary
+    return run_passes(job, JobSummary(runner="local"), _run_pass)
 
 
 def _run_pass(plan: PassPlan, summary: JobSummary, t0: float) -> None:

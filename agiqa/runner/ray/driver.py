@@ -22,13 +22,12 @@ from collections import defaultdict, deque
 
 from agiqa.errors import ClusterError
 from agiqa.quiet import QUIET_ENV
-from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
-from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, interrupted, one_line, record_plan
+from agiqa.runner.job_loop import run_passes
+from agiqa.runner.plan import PassPlan
+from agiqa.runner.policy import ShardLedger, interrupted, one_line
 from agiqa.runner.progress import Progress
 from agiqa.runner.ray.actor import StageActor
-from agiqa.runner.reduce import passes_of
 from agiqa.runner.summary import JobSummary
 from agiqa.storage.names import shown
 
@@ -113,38 +112,32 @@ def check_placeable(stage_name: str, gpus: float, cpus: float) -> None:
 
 
 def run_on_ray(job: ShardJob) -> JobSummary:
-    t0 = time.perf_counter()
-    summary = JobSummary(runner="ray", actors=0)
-    for p in passes_of(job, summary):
-        t_pass = time.perf_counter()  # start-up counts each pass's planning and actor start once
-        plan = plan_pass(job, p)
-        record_plan(summary, plan)
-        if not plan.todo:
-            continue
-        connect(job.address)
-        import ray
+    return run_passes(job, JobSummary(runner="ray", actors=0), _run_pass)
 
-        n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources(), alive_node_cpus())
-        check_placeable(p.stage.name, gpus, cpus)
-        pool, inflight = None, {}  # inflight: ref -> (shard, actor index, actor generation)
-        try:
-            pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
-            summary.actors = max(summary.actors, len(pool.actors))
-            summary.startup_s += time.perf_counter() - t_pass
-            _drive(plan, pool, summary, inflight)
-            summary.shards_prefetched += pool.prefetched()
-        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`agiqa.signals`): stop the actors, keep the commits
-            if pool is not None:
-                pool.shutdown(teardown=False)  # no waiting on engines: their uncommitted shards are redone
-                pool = None
-            raise interrupted(plan, summary, [s for s, _, _ in inflight.values()], e) from None
-        finally:
-            if pool is not None:
-                pool.shutdown()
-                summary.actor_restarts += pool.restarts
-    summary.wall_s = time.perf_counter() - t0
-    finish_job(job, summary)
-    return summary
+
+def _run_pass(plan: PassPlan, summary: JobSummary, t_pass: float) -> None:
+    import ray
+
+    job, p = plan.job, plan.pass_
+    connect(job.address)
+    n, gpus, cpus = pool_shape(p.stage.resources, ray.cluster_resources(), alive_node_cpus())
+    check_placeable(p.stage.name, gpus, cpus)
+    pool, inflight = None, {}  # inflight: ref -> (shard, actor index, actor generation)
+    try:
+        pool = ActorPool(job, plan, min(n, len(plan.todo)), gpus, cpus)
+        summary.actors = max(summary.actors, len(pool.actors))
+        summary.startup_s += time.perf_counter() - t_pass
+        _drive(plan, pool, summary, inflight)
+        summary.shards_prefetched += pool.prefetched()
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`agiqa.signals`): stop the actors, keep the commits
+        if pool is not None:
+            pool.shutdown(teardown=False)  # no waiting on engines: their uncommitted shards are redone
+            pool = None
+        raise interrupted(plan, summary, [s for s, _, _ in inflight.values()], e) from None
+    finally:
+        if pool is not None:
+            pool.shutdown()
+            summary.actor_restarts += pool.restarts
 
 
 class ActorPool:

@@ -23,14 +23,13 @@ from contextlib import contextmanager
 
 from agiqa.errors import ClusterError
 from agiqa.quiet import QUIET_ENV
-from agiqa.runner.finish import finish_job
 from agiqa.runner.job import ShardJob
-from agiqa.runner.plan import PassPlan, plan_pass
-from agiqa.runner.policy import ShardLedger, interrupted, one_line, record_plan
+from agiqa.runner.job_loop import run_passes
+from agiqa.runner.plan import PassPlan
+from agiqa.runner.policy import ShardLedger, interrupted, one_line
 from agiqa.runner.progress import Progress
 from agiqa.runner.ray.driver import connect, pool_shape
 from agiqa.runner.ray_data.task import ShardTask, shard_row
-from agiqa.runner.reduce import passes_of
 from agiqa.runner.summary import JobSummary
 from agiqa.storage.names import shown
 
@@ -41,24 +40,14 @@ LOST = "no result from Ray Data (its actor died, or its task was lost)"
 
 
 def run_on_ray_data(job: ShardJob) -> JobSummary:
-    t0 = time.perf_counter()
-    summary = JobSummary(runner="ray-data", actors=0)
-    for p in passes_of(job, summary):
-        t_pass = time.perf_counter()  # start-up counts each pass's planning and pool start once
-        plan = plan_pass(job, p)
-        record_plan(summary, plan)
-        if plan.todo:
-            connect(job.address)
-            _run_pass(plan, summary, t_pass)
-    summary.wall_s = time.perf_counter() - t0
-    finish_job(job, summary)
-    return summary
+    return run_passes(job, JobSummary(runner="ray-data", actors=0), _run_pass)
 
 
 def _run_pass(plan: PassPlan, summary: JobSummary, t_pass: float) -> None:
     import ray
 
     job, stage = plan.job, plan.pass_.stage
+    connect(job.address)
     n, gpus, cpus = pool_shape(stage.resources, ray.cluster_resources())
     n = min(n, len(plan.todo))
     summary.actors = max(summary.actors, n)
