@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 
@@ -199,4 +200,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from agiqa.errors import AgiqaError
+
+    try:
+        main()
+    except (AgiqaError, ValueError) as e:  # a refused setup (e.g. --device cuda without a GPU): one line, exit 2
+        print(f"bench_gpu_engine: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

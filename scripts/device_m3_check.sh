@@ -20,7 +20,7 @@ sed -n '/^\[project.entry-points."vllm.general_plugins"\]/,/^$/p' pyproject.toml
 export PYTHONPATH=$(dirname "$EP"):$PYTHONPATH
 python3 -c "from importlib.metadata import entry_points as e; [p.load() for p in e(group='vllm.general_plugins') if p.name == 'agiqa_minicpmv'] or exit('agiqa entry point not visible'); print('agiqa vLLM plugin entry point loads')"
 nvidia-smi -L
-b() { timeout "$1" python3 -m bench.bench_gpu_engine "${@:2}" 2>&1 | grep -E '^\{|^built|of the floor|Error' | tee -a "$OUT/m3_gpu.jsonl"; }
+b() { timeout "$1" python3 -m bench.bench_gpu_engine "${@:2}" 2>&1 | grep -E '^\{|^built|of the floor|^bench_gpu_engine:|Error' | tee -a "$OUT/m3_gpu.jsonl"; }
 # The targets: vLLM at MiniCPM-V-2.5 shape, 512 px, greedy (>= 40% of the floor) ...
 b 300 --preset minicpmv25-8b --engine vllm --image-size 512 --beams 1 --rows 96 --max-new-tokens 128
 # ... and the hf engine at Qwen2-VL-2B shape (>= 25 rows/s; 3.95 before).
